@@ -290,6 +290,7 @@ struct myc_timer {
   unsigned heap_idx;   /* position in the loop's heap, UINT32_MAX: none  */
   _Atomic int queued;  /* in the inbox                                    */
   bool stopped;
+  bool running;        /* its callback runs now (under the loop's mu)     */
   myc_timer *all_next; /* the subsystem's list, for cleanup              */
 };
 
@@ -302,6 +303,7 @@ struct myc_io {
   void *udata;
   bool always_ready;   /* regular file: epoll refuses, so always ready    */
   bool stopped;
+  bool running;        /* its callback runs now (under the loop's mu)     */
   _Atomic int queued;
   myc_io *all_next;
 };
@@ -314,6 +316,7 @@ struct myc__loop {
   myc_timer **heap;
   unsigned nheap, capheap;
   unsigned nio;         /* watches ever started: poll() checks fds then   */
+  unsigned nstopped;    /* stopped timers and watches not yet freed       */
 };
 
 int myc__loop_init(myc__loop *l);

@@ -141,6 +141,7 @@ int myc__timer_stop(myc_timer *t) {
   if (!t) return MYC_EINVAL;
   myc__loop *l = &t->sub->k->loop;
   pthread_mutex_lock(&l->mu);
+  if (!t->stopped) l->nstopped++;
   t->stopped = true;
   heap_remove(l, t);
   pthread_mutex_unlock(&l->mu);
@@ -227,27 +228,82 @@ int myc__io_stop(myc_io *w) {
   if (!w) return MYC_EINVAL;
   myc__loop *l = &w->sub->k->loop;
   pthread_mutex_lock(&l->mu);
-  if (!w->stopped && !w->always_ready) epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+  if (!w->stopped) {
+    if (!w->always_ready) epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    l->nstopped++;
+  }
   w->stopped = true;
   pthread_mutex_unlock(&l->mu);
   return 0;
+}
+
+/* Free the stopped timers and watches of one subsystem that no inbox holds
+ * and no callback runs (called with l->mu held). */
+static void sweep_sub(myc__loop *l, myc_ctx *s) {
+  for (myc_timer **pt = &s->timers; *pt;) {
+    myc_timer *t = *pt;
+    if (t->stopped && !t->running && !atomic_load(&t->queued)) {
+      *pt = t->all_next;
+      l->nstopped--;
+      free(t);
+    } else {
+      pt = &t->all_next;
+    }
+  }
+  for (myc_io **pw = &s->ios; *pw;) {
+    myc_io *w = *pw;
+    if (w->stopped && !w->running && !atomic_load(&w->queued)) {
+      *pw = w->all_next;
+      l->nstopped--;
+      free(w);
+    } else {
+      pw = &w->all_next;
+    }
+  }
+}
+
+/* Reclaim stopped timers and watches. Runs on the loop thread between two
+ * epoll waits, so no event array still points at them. */
+static void sweep(myc_kernel *k) {
+  myc__loop *l = &k->loop;
+  pthread_mutex_lock(&l->mu);
+  if (l->nstopped) {
+    for (unsigned i = 0; i < k->nsubs; i++) sweep_sub(l, k->subs[i]);
+    if (k->host) sweep_sub(l, k->host);
+    if (k->kern) sweep_sub(l, k->kern);
+  }
+  pthread_mutex_unlock(&l->mu);
 }
 
 /* Run an inbox event (timer or io) on the subsystem's thread. */
 void myc__loop_run_event(myc__event *ev) {
   if (ev->type == MYC__EV_TIMER) {
     myc_timer *t = (myc_timer *)ev;
+    myc__loop *tl = &t->sub->k->loop;
+    pthread_mutex_lock(&tl->mu);
+    bool run = !t->stopped && !atomic_load(&t->sub->k->stop_requested);
+    t->running = run;
     atomic_store(&t->queued, 0);
-    if (!t->stopped && !atomic_load(&t->sub->k->stop_requested)) t->fn(t->udata);
+    pthread_mutex_unlock(&tl->mu);
+    if (!run) return;
+    t->fn(t->udata);
+    pthread_mutex_lock(&tl->mu);
+    t->running = false;
+    pthread_mutex_unlock(&tl->mu);
     return;
   }
   myc_io *w = (myc_io *)ev;
   myc__loop *l = &w->sub->k->loop;
-  atomic_store(&w->queued, 0);
+  pthread_mutex_lock(&l->mu);
   /* Once shutdown is asked for, input is no longer accepted. */
-  if (w->stopped || atomic_load(&w->sub->k->stop_requested)) return;
+  bool run = !w->stopped && !atomic_load(&w->sub->k->stop_requested);
+  w->running = run;
+  atomic_store(&w->queued, 0);
+  pthread_mutex_unlock(&l->mu);
+  if (!run) return;
   w->fn(w->udata, w->fd, w->fired);
   pthread_mutex_lock(&l->mu);
+  w->running = false;
   if (!w->stopped) {
     if (w->always_ready) {
       atomic_store(&w->queued, 1);
@@ -264,6 +320,7 @@ void myc__loop_run_event(myc__event *ev) {
 void myc__loop_wait(myc_kernel *k, int timeout_ms) {
   myc__loop *l = &k->loop;
   struct epoll_event evs[32];
+  sweep(k);
   int n = epoll_wait(l->epfd, evs, 32, timeout_ms);
   for (int i = 0; i < n; i++) {
     myc_io *w = evs[i].data.ptr;

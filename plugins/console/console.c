@@ -76,6 +76,7 @@ typedef struct con_str {
   int oom;
 } con_str;
 
+/* Append p[0..n), doubling the buffer as needed. */
 static void con_add(con_str *s, const void *p, size_t n) {
   if (s->oom) return;
   if (s->len + n > s->cap) {
@@ -93,6 +94,7 @@ static void con_add(con_str *s, const void *p, size_t n) {
   s->len += n;
 }
 
+/* Append a C string. */
 static void con_adds(con_str *s, const char *z) { con_add(s, z, strlen(z)); }
 
 /* Append body bytes with LF and CR written as two-character escapes. */
@@ -109,10 +111,12 @@ static void con_add_body(con_str *s, const char *p, size_t n) {
 
 /* ==== Ordered output =================================================== */
 
+/* The ring slot of sequence number `seq`. */
 static con_slot *con_slot_at(con_state *c, uint64_t seq) {
   return &c->slots[seq & (CON_WINDOW - 1)];
 }
 
+/* True while fewer than CON_WINDOW lines await printing. */
 static int con_room(const con_state *c) {
   return c->next_seq - c->flush_seq < CON_WINDOW;
 }
@@ -209,6 +213,7 @@ static void con_on_reply(void *udata, myc_msg *reply) {
   con_pump(c);
 }
 
+/* Separators between VERB and URI. */
 static int con_is_space(char ch) { return ch == ' ' || ch == '\t'; }
 
 /* Turn one input line p[0..n) into a request (or an immediate answer).

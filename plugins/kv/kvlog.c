@@ -51,6 +51,7 @@ uint32_t kv_crc32(uint32_t crc, const void *p, size_t n) {
 
 /* ==== Helpers ========================================================== */
 
+/* Little-endian u32 store and load, independent of the host's order. */
 static void kv_put32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
   p[1] = (unsigned char)(v >> 8);

@@ -126,6 +126,7 @@ static char *kv_memdup(const void *v, size_t n) {
   return p;
 }
 
+/* Free an unlinked entry and its value. */
 static void kv_entry_free(kv_entry *e) {
   free(e->val);
   free(e);
@@ -250,11 +251,12 @@ int kv_store_del(kv_store *s, const char *bucket, size_t blen,
   if (!elink) return 0;
   kv_entry_free((kv_entry *)kv_map_unlink(&b->keys, elink));
   s->nkeys--;
-  if (b->keys.count == 0) kv_bucket_free((kv_bucket *)kv_map_unlink(&s->buckets, blink));
+  if (b->keys.count == 0) /* an empty bucket goes away */
+    kv_bucket_free((kv_bucket *)kv_map_unlink(&s->buckets, blink));
   return 1;
 }
 
-/* Bytewise order; a prefix sorts before the longer key. */
+/* qsort order for keys: bytewise; a prefix sorts before the longer key. */
 static int kv_bytes_cmp(const void *a, const void *b) {
   const kv_bytes *x = a, *y = b;
   size_t n = x->len < y->len ? x->len : y->len;
