@@ -41,7 +41,7 @@ typedef struct myc__event {
 enum { MYC__EV_REPLY = 1, MYC__EV_TIMER = 2, MYC__EV_IO = 3 };
 
 
-#define MYC__URI_INLINE 192
+#define MYC__URI_INLINE 192 /* >= MYC__SCHEME_PAD: lookups read 32 bytes */
 #define MYC__BODY_INLINE 256
 #define MYC__VERB_MAX 16
 #define MYC__CTYPE_MAX 32
@@ -111,6 +111,8 @@ struct myc__tcache {
   uint32_t nfree;
   uint32_t max;
   uint64_t next_id, id_end;
+  int64_t live;          /* acquired - released through this magazine     */
+  _Atomic int64_t hw;    /* the most `live` has been                      */
   _Atomic uint64_t acquired, reused, released;
 };
 
@@ -175,10 +177,14 @@ struct myc__route {
   int line;        /* for error messages: where the plugin was configured */
 };
 
+#define MYC__SCHEME_MAX 31
+#define MYC__SCHEME_PAD 32 /* bytes a padded lookup may read               */
+
 typedef struct myc__scheme {
-  char *name;
-  uint32_t len;
+  uint64_t key[4];  /* lowercased name, zero-padded: compared by words  */
   uint64_t hash;
+  uint32_t len;
+  char *name;
   myc_ctx *sub;
 } myc__scheme;
 
@@ -193,6 +199,7 @@ void myc__router_destroy(myc__router *r);
 int myc__router_add_scheme(myc__router *r, const char *scheme, myc_ctx *sub);
 myc_ctx *myc__router_find(const myc__router *r, const char *scheme,
                           size_t len);
+myc_ctx *myc__router_find_padded(const myc__router *r, const char *s, size_t len);
 bool myc__scheme_valid(const char *s, size_t len);
 
 /* Parse route->pattern and add it to the tree. On a bad pattern returns

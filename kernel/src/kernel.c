@@ -148,7 +148,7 @@ static int add_plugin(myc_kernel *k, const myc__pcfg *pc, char **err) {
   char def[128];
   snprintf(def, sizeof(def), "myc_%s.so", pc->name);
   if (myc__loader_open(cfg->plugin_dir, pc->path ? pc->path : def, pc->name, &s->lib, &e) < 0) {
-    int rc = fail(err, myc__asprintf("%s:%d: %s", cfg->file, pc->path ? pc->path_line : pc->line, e));
+    int rc = fail(err, myc__asprintf("%s:%d: %s", cfg->file, pc->path_line ? pc->path_line : pc->line, e));
     free(e);
     return rc;
   }

@@ -24,9 +24,10 @@ static bool check(const myc_msg *m, const char *what) {
 
 /* ==== Filling ========================================================== */
 
-static bool verb_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '-';
+static inline bool verb_char(char c) {
+  unsigned char u = (unsigned char)c;
+  return (unsigned char)((u | 0x20) - 'a') < 26 || (unsigned char)(u - '0') < 10 || u == '_' ||
+         u == '-';
 }
 
 static int set_verb(myc_msg *m, const char *verb) {

@@ -274,10 +274,9 @@ myc_msg *myc__pool_acquire(myc_kernel *k) {
     id = c->next_id++;
     MYC__INC(c->acquired, 1);
     if (m->gen != MYC__GEN_FRESH) MYC__INC(c->reused, 1);
-    /* Exact high-water mark when one thread runs everything; sampled
-     * otherwise so threads do not read each other's counters per message. */
-    if (p->ncaches == 1 || (MYC__LOAD(c->acquired) & 63) == 0)
-      note_in_use(p, myc__pool_in_use(p));
+    /* Per-magazine high-water mark: exact when one thread acquires and
+     * releases, without reading other threads' counters per message. */
+    if (MYC__UNLIKELY(++c->live > MYC__LOAD(c->hw))) atomic_store_explicit(&c->hw, c->live, memory_order_relaxed);
   } else {
     pthread_mutex_lock(&p->mu);
     if (!p->free) slab_new(p, k, MYC__SLAB_MSGS, MYC__GEN_FRESH, &p->free, &p->nfree);
@@ -314,6 +313,7 @@ void myc__pool_release(myc_kernel *k, myc_msg *m) {
     m->next = c->free;
     c->free = m;
     c->nfree++;
+    c->live--;
     MYC__INC(c->released, 1);
     if (MYC__UNLIKELY(c->nfree > c->max)) spill(p, c);
     return;
@@ -348,6 +348,12 @@ void myc__pool_stats(myc__pool *p, myc_pool_stats *out) {
   out->released = released;
   out->in_use = acquired - released;
   out->free = out->size - out->in_use;
-  out->high_water = MYC__LOAD(p->high_water);
+  /* Magazines and the shared list each know their own peak; with one
+   * thread at work this is exact, with several an upper bound. */
+  uint64_t hw = 0;
+  for (unsigned i = 0; i < p->ncaches; i++) hw += (uint64_t)MYC__LOAD(p->caches[i].hw);
+  uint64_t shared = MYC__LOAD(p->high_water);
+  out->high_water = hw > shared ? hw : shared;
+  if (out->high_water < out->in_use) out->high_water = out->in_use;
   out->reuse_rate = acquired ? (double)reused / (double)acquired : 0.0;
 }

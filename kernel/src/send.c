@@ -70,7 +70,7 @@ int myc__route_and_push(myc_ctx *from, myc_msg *m) {
 
   const char *scheme = m->uri;
   size_t slen = (size_t)m->path_off - 3;
-  myc_ctx *s = myc__router_find(&k->router, scheme, slen);
+  myc_ctx *s = myc__router_find_padded(&k->router, scheme, slen);
   if (MYC__UNLIKELY(!s)) return reject(k, NULL, MYC_ENOROUTE);
   if (MYC__UNLIKELY(from->allow_send != NULL) && !allowed(from, scheme, slen))
     return reject(k, s, MYC_EPERM);

@@ -6,19 +6,37 @@
  * except controls (< 0x20, 0x7f) and space. Bytes >= 0x80 (UTF-8) pass. */
 #include "internal.h"
 
-#define MYC__SCHEME_MAX 31
 
-static inline bool is_alpha(unsigned char c) {
-  return (unsigned char)((c | 0x20) - 'a') < 26;
-}
 
-static inline bool is_scheme_char(unsigned char c) {
-  return is_alpha(c) || (unsigned char)(c - '0') < 10 || c == '+' ||
-         c == '-' || c == '.';
-}
+/* Byte classes, looked up once per byte on the hot path. */
+enum { C_SCHEME = 1, C_ALPHA = 2, C_BAD = 4, C_QUERY = 8 };
 
-/* Control bytes, space and DEL are never allowed in a URI. */
-static inline bool is_bad(unsigned char c) { return c <= 0x20 || c == 0x7f; }
+#define R10(c) c, c, c, c, c, c, c, c, c, c
+static const unsigned char cls[256] = {
+    /* 0x00-0x20: controls and space */
+    R10(C_BAD), R10(C_BAD), R10(C_BAD), C_BAD, C_BAD, C_BAD,
+    /* 0x21-0x2f: ! " # $ % & ' ( ) * + , - . / */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_SCHEME, 0, C_SCHEME, C_SCHEME, 0,
+    /* 0x30-0x39 digits */
+    R10(C_SCHEME),
+    /* 0x3a-0x40: : ; < = > ? @ */
+    0, 0, 0, 0, 0, C_QUERY, 0,
+    /* 0x41-0x5a A-Z */
+    R10(C_SCHEME | C_ALPHA), R10(C_SCHEME | C_ALPHA), C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA,
+    C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA,
+    /* 0x5b-0x60 */
+    0, 0, 0, 0, 0, 0,
+    /* 0x61-0x7a a-z */
+    R10(C_SCHEME | C_ALPHA), R10(C_SCHEME | C_ALPHA), C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA,
+    C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA, C_SCHEME | C_ALPHA,
+    /* 0x7b-0x7f: { | } ~ DEL */
+    0, 0, 0, 0, C_BAD,
+    /* 0x80-0xff: UTF-8 passes */
+};
+_Static_assert(sizeof(cls) == 256, "one class per byte");
+
+static inline bool is_alpha(unsigned char c) { return cls[c] & C_ALPHA; }
+static inline bool is_scheme_char(unsigned char c) { return cls[c] & C_SCHEME; }
 
 /* True if s[0..len) is a valid scheme name (any case). */
 bool myc__scheme_valid(const char *s, size_t len) {
@@ -46,15 +64,16 @@ int myc__uri_parse(const char *uri, size_t len, myc__uri *out) {
 
   size_t scheme_len = i;
   for (i += 3; i < len; i++) {
-    if (MYC__UNLIKELY(is_bad(u[i]))) return MYC_EURI;
-    if (u[i] == '?') {
+    unsigned char c = cls[u[i]];
+    if (MYC__UNLIKELY(c & (C_BAD | C_QUERY))) {
+      if (c & C_BAD) return MYC_EURI;
       q = i + 1;
       break;
     }
   }
   size_t path_end = q ? q - 1 : len;
   for (i = q; q && i < len; i++)
-    if (MYC__UNLIKELY(is_bad(u[i]))) return MYC_EURI;
+    if (MYC__UNLIKELY(cls[u[i]] & C_BAD)) return MYC_EURI;
 
   out->scheme = uri;
   out->scheme_len = scheme_len;
