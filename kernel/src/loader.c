@@ -62,6 +62,7 @@ int myc__loader_open(const char *dir, const char *path, const char *plugin,
       return fail(err, plugin, want, why);
     }
     size_t n = strlen(rdir);
+    if (n == 1) n = 0; /* plugin_dir = / */
     if (strncmp(real, rdir, n) != 0 || real[n] != '/') {
       snprintf(why, sizeof(why), "resolves to '%s', outside plugin_dir '%s'", real, rdir);
       return fail(err, plugin, want, why);
