@@ -62,6 +62,7 @@ static const char *ctx_name(myc_ctx *ctx) { return ctx ? ctx->name : NULL; }
 static void ctx_log(myc_ctx *ctx, int level, const char *fmt, ...) {
   char line[1024];
   va_list ap;
+  if (!fmt) return;
   va_start(ap, fmt);
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);

@@ -106,7 +106,9 @@ struct myc__slab {
 /* Per-thread magazine: the owning thread pops and pushes without atomics.
  * Counters have one writer each and are summed by readers. */
 struct myc__tcache {
-  _Atomic(uintptr_t) owner; /* thread marker of the thread using it       */
+  /* Own cache line: magazines of threads on different cores sit side by
+   * side in the pool, and sharing a line costs a miss per message. */
+  _Alignas(64) _Atomic(uintptr_t) owner; /* thread marker of its user     */
   myc_msg *free;
   uint32_t nfree;
   uint32_t max;
@@ -345,54 +347,71 @@ int myc__io_stop(myc_io *w);
 
 /* ==== Subsystems and the kernel (kernel.c, sched.c) ==================== */
 
+/* A request waiting for its one reply. Whoever sets `answered` first (the
+ * handler's reply, an error, a timeout, shutdown) answers; later replies
+ * are counted as late and dropped. */
 typedef struct myc__pending {
-  myc__pending *next, *prev; /* the kernel's list of waiting requests     */
+  myc__pending *next, *prev; /* k->pend_list, under k->pend_mu             */
+  myc__pending *due_next;    /* a scan's private list                     */
   myc_ctx *requester;
-  myc_reply_fn fn;
+  myc_reply_fn fn;           /* NULL: a myc_call thread waits on `done`    */
   void *udata;
   uint64_t req_id;
   uint64_t deadline_ns;
   uint32_t timeout_ms;
-  myc_msg *reply;            /* acquired up front: a reply cannot fail    */
-  int answered;              /* under k->pend_mu                          */
-  _Atomic int refs;          /* request side + answer side                */
+  bool linked;               /* in pend_list (under pend_mu)               */
+  myc_msg *reply;            /* acquired up front: a reply cannot fail     */
+  _Atomic int answered;      /* claimed by exactly one answer              */
+  _Atomic int refs;          /* request side + answer side (+ a scanner)   */
+  _Atomic uint32_t done;     /* myc_call: futex word, 1 once reply is set  */
+  _Atomic int waiting;       /* myc_call: MYC__WAIT_* (how it sleeps)      */
 } myc__pending;
+
+enum { MYC__WAIT_NONE = 0, MYC__WAIT_FUTEX = 1, MYC__WAIT_LOOP = 2 };
 
 enum { MYC__PHASE_LOAD = 0, MYC__PHASE_INIT, MYC__PHASE_READY,
        MYC__PHASE_RUNNING, MYC__PHASE_STOPPING, MYC__PHASE_DONE };
 
 /* A subsystem: one per plugin instance, plus the host program's context
  * and the kernel's own kernel:// service. It is also the plugin's
- * sender identity (myc_ctx). */
+ * sender identity (myc_ctx). Fields are grouped by who writes them, so a
+ * sender on one core and the runner on another do not share a written
+ * cache line. */
 struct myc_ctx {
+  /* -- read-mostly: every sender reads these -- */
   myc_kernel *k;
   char *name;
   const myc_plugin *desc;    /* NULL for the host context                 */
-  myc__lib lib;
-  const myc__pcfg *cfg;      /* NULL for host/kernel                      */
   void *state;
+  myc__rnode *routes;        /* NULL: the plugin has no routes            */
+  char **allow_send;         /* NULL: anything                            */
+  unsigned nallow;
+  int overflow;
+  uint32_t block_timeout_ms;
   int phase;
   bool initialised;
   bool started;
-  int overflow;
-  uint32_t block_timeout_ms;
-  char **allow_send;         /* NULL: anything                            */
-  unsigned nallow;
-
-  myc__ring ring;
-  _Atomic int scheduled;
-  myc_ctx *runq_next;
-  _Atomic(myc__event *) inbox; /* LIFO stack, reversed when taken          */
-
-  myc__rnode *routes;        /* NULL: the plugin has no routes            */
+  const myc__pcfg *cfg;      /* NULL for host/kernel                      */
+  myc__lib lib;
   myc__route **pending_routes;
   unsigned npending_routes;
   char **schemes;
   unsigned nschemes;
 
-  /* counters: enqueued is ring.tail; the rest single-writer or atomic   */
-  _Atomic uint64_t handled, errors, rejected, dropped;
-  _Atomic uint64_t inflight; /* messages being handled right now          */
+  myc__ring ring;            /* head, tail and cells on their own lines   */
+
+  /* -- scheduling: senders and the runner -- */
+  _Alignas(64) _Atomic int scheduled; /* in the run queue or running      */
+  myc_ctx *runq_next;                 /* under k->runq_mu                 */
+  _Atomic(myc__event *) inbox; /* LIFO stack, reversed when taken          */
+  _Atomic int blocked;       /* senders waiting for room (overflow=block) */
+  _Atomic uint32_t room_seq; /* futex word: bumped when room was made     */
+
+  /* -- counters written by the runner only (enqueued is ring.tail) -- */
+  _Alignas(64) _Atomic uint64_t handled, errors;
+
+  /* -- counters written by senders -- */
+  _Alignas(64) _Atomic uint64_t rejected, dropped;
 
   myc_timer *timers;         /* every timer of this subsystem             */
   myc_io *ios;
@@ -407,32 +426,39 @@ struct myc_kernel {
   unsigned nsubs;
   myc_ctx *host;             /* the embedding program                     */
   myc_ctx *kern;             /* kernel://                                 */
+  uint64_t start_ns;
+  pthread_t *workers;
+  unsigned nworkers;         /* configured                                */
+  unsigned nstarted;         /* running now                               */
 
-  pthread_mutex_t runq_mu;
+  /* -- read by every send -- */
+  _Alignas(64) _Atomic int phase;
+  _Atomic int stop_requested;
+  _Atomic int exit_code;
+  _Atomic int loop_active;   /* myc_kernel_run is running                 */
+  _Atomic int loop_held;     /* a thread drives the loop (run/poll/call)  */
+  _Atomic int threaded;      /* workers run the subsystems now            */
+  _Atomic int workers_stop;
+
+  _Alignas(64) _Atomic uint64_t now_ns; /* refreshed by the loop          */
+
+  /* -- the run queue -- */
+  _Alignas(64) pthread_mutex_t runq_mu;
   pthread_cond_t runq_cv;
   myc_ctx *runq_head, *runq_tail;
   unsigned runq_len_plain;   /* under runq_mu                             */
+  unsigned nidle;            /* workers asleep on runq_cv (under runq_mu) */
   _Atomic unsigned runq_len; /* the same, readable without the lock       */
-  _Atomic unsigned busy;     /* workers inside a subsystem right now      */
-  _Atomic int workers_stop;
-  unsigned nstarted;
+  _Alignas(64) _Atomic unsigned busy; /* workers inside a subsystem       */
 
-  pthread_mutex_t pend_mu;
+  /* -- requests -- */
+  _Alignas(64) pthread_mutex_t pend_mu;
   myc__pending pend_list;    /* sentinel                                  */
   myc__pending *pend_free;
+  _Atomic uint64_t pend_min; /* no deadline in pend_list before this      */
 
-  _Atomic int phase;
-  _Atomic int loop_active;   /* myc_kernel_run is running                 */
-  _Atomic int stop_requested;
-  _Atomic int exit_code;
-  _Atomic uint64_t now_ns;   /* refreshed by the loop                     */
-
-  _Atomic uint64_t rejected_noroute; /* rejected before a subsystem found */
+  _Alignas(64) _Atomic uint64_t rejected_noroute; /* before a subsystem    */
   _Atomic uint64_t replies, timeouts, late_replies, bad_releases;
-
-  uint64_t start_ns;
-  pthread_t *workers;
-  unsigned nworkers;
 };
 
 /* kernel.c */
@@ -443,6 +469,9 @@ void myc__bad_msg(myc_kernel *k, const myc_msg *m, const char *what);
 int myc__ctx_new(myc_kernel *k, const char *name, myc_ctx **out);
 int myc__ctx_add_scheme(myc_ctx *s, const char *scheme);
 void myc__ctx_free(myc_ctx *s);
+/* Drive a kernel nobody runs for one pass (workers = 0, or workers not
+ * running). Returns messages handled, or -1 if another thread drives it. */
+int myc__drive_once(myc_kernel *k);
 int myc__deliver_reply(myc_msg *req, int status, const void *body,
                        size_t len, int kind);
 
@@ -457,6 +486,15 @@ int myc__route_and_push(myc_ctx *from, myc_msg *m);
 void myc__run_reply(myc_msg *r);
 void myc__pending_unref(myc_kernel *k, myc__pending *p);
 int myc__next_deadline_ms(myc_kernel *k);
+/* Send m as a request whose reply a myc_call thread waits for. */
+int myc__request_sync(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms,
+                      myc__pending **out);
+/* Answer p with `status` unless it has its answer already. */
+bool myc__pending_expire(myc_kernel *k, myc__pending *p, int status);
+/* Answer every request still waiting with `status` (shutdown). */
+void myc__answer_all(myc_kernel *k, int status);
+/* Wake every sender blocked on a full queue (shutdown). */
+void myc__wake_blocked(myc_kernel *k);
 
 /* sched.c */
 extern _Thread_local myc_kernel *myc__tls_runner; /* kernel this thread runs */
@@ -473,6 +511,15 @@ void myc__check_timeouts(myc_kernel *k);
 int myc__workers_start(myc_kernel *k);
 void myc__workers_join(myc_kernel *k);
 bool myc__idle(myc_kernel *k);
+/* Spin up to MYC__SPIN_NS while `*word` is zero; true if it became
+ * non-zero. Cheap on an idle machine, bounded on a busy one. */
+bool myc__spin_until(const _Atomic unsigned *word, const _Atomic int *stop);
+/* Sleep until *word != val, a wake, or deadline_ns (0: no deadline). */
+void myc__futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t deadline_ns);
+void myc__futex_wake(_Atomic uint32_t *word);
+
+/* crash.c: the fatal-signal report (installed by handle_signals) */
+int myc__crash_install(void);
 
 /* kernel_service.c: kernel:// */
 extern const myc_plugin myc__kernel_plugin;

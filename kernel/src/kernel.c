@@ -209,11 +209,13 @@ int myc_kernel_new(const myc_config *cfg, myc_kernel **out, char **err) {
   char *e = NULL;
   int rc;
   if (err) *err = NULL;
+  if (!cfg || !out) return MYC_EINVAL;
   *out = NULL;
   myc_kernel *k = calloc(1, sizeof(*k));
   if (!k) return fail(err, myc__strdup("out of memory"));
   k->loop.epfd = -1;
   k->pend_list.next = k->pend_list.prev = &k->pend_list;
+  atomic_store(&k->pend_min, UINT64_MAX);
   pthread_mutex_init(&k->runq_mu, NULL);
   pthread_cond_init(&k->runq_cv, NULL);
   pthread_mutex_init(&k->pend_mu, NULL);
@@ -261,8 +263,8 @@ int myc_kernel_start(myc_kernel *k, char **err) {
   if (atomic_load(&k->phase) != MYC__PHASE_READY) return MYC_ESTATE;
   for (unsigned i = 0; i < k->nsubs; i++) {
     myc_ctx *s = k->subs[i];
-    if (!s->desc->start) continue;
-    int rc = s->desc->start(s->state);
+    /* A plugin without start() is started all the same: its stop() runs. */
+    int rc = s->desc->start ? s->desc->start(s->state) : 0;
     if (rc < 0) {
       if (err)
         *err = myc__asprintf("plugin '%s' (%s): start failed: %s", s->name, s->lib.file,
@@ -280,7 +282,27 @@ int myc_kernel_start(myc_kernel *k, char **err) {
   return 0;
 }
 
-/* ==== The loop ========================================================= */
+/* ==== The loop =========================================================
+ *
+ * At most one thread at a time drives the loop (timers, descriptors,
+ * request timeouts and, without workers, the subsystems): the thread in
+ * myc_kernel_run, or else a thread inside myc_kernel_poll, myc_call or a
+ * blocked send that found nobody driving. `loop_held` is that role;
+ * myc__tls_runner marks the thread holding it, so a handler it runs cannot
+ * wait for itself. */
+
+static bool loop_enter(myc_kernel *k, myc_kernel **saved) {
+  int free_ = 0;
+  if (!atomic_compare_exchange_strong(&k->loop_held, &free_, 1)) return false;
+  *saved = myc__tls_runner;
+  myc__tls_runner = k;
+  return true;
+}
+
+static void loop_leave(myc_kernel *k, myc_kernel *saved) {
+  myc__tls_runner = saved;
+  atomic_store(&k->loop_held, 0);
+}
 
 /* Timers, request timeouts and (if asked) descriptors, without blocking. */
 static void tick(myc_kernel *k, bool poll_fds) {
@@ -291,25 +313,55 @@ static void tick(myc_kernel *k, bool poll_fds) {
   myc__check_timeouts(k);
 }
 
-static void bind_loop(myc_kernel *k) {
-  myc__pool_bind(k, 0);
-  if (!k->nworkers) myc__tls_runner = k;
-}
+/* Does this loop run the subsystems (no workers running)? */
+static bool loop_runs_subs(myc_kernel *k) { return !atomic_load_explicit(&k->threaded, memory_order_relaxed); }
 
-int myc_kernel_poll(myc_kernel *k) {
-  bind_loop(k);
-  int n = 0;
-  if (!k->nworkers) n = (int)myc__run_ready(k);
-  tick(k, k->loop.nio > 0);
-  if (!k->nworkers) n += (int)myc__run_ready(k);
+/* One pass: what is runnable, then timers and timeouts, then what they
+ * made runnable. Returns messages handled. */
+static int poll_once(myc_kernel *k) {
+  bool run = loop_runs_subs(k);
+  int n = run ? (int)myc__run_ready(k) : 0;
+  tick(k, __atomic_load_n(&k->loop.nio, __ATOMIC_RELAXED) > 0);
+  if (run) n += (int)myc__run_ready(k);
   return n;
 }
 
-/* Run until idle or `deadline_ns`. */
+/* Sleep until woken, a timer or request deadline is due, a descriptor is
+ * ready, or max_ms passed (-1: no limit). Senders wake the loop only when
+ * `sleeping` is set, so the flag is set before the last look. */
+static void loop_sleep(myc_kernel *k, int max_ms) {
+  int t = myc__loop_next_timeout(k), d = myc__next_deadline_ms(k);
+  if (d >= 0 && (t < 0 || d < t)) t = d;
+  if (max_ms >= 0 && (t < 0 || t > max_ms)) t = max_ms;
+  atomic_store(&k->loop.sleeping, 1);
+  if (!(loop_runs_subs(k) && atomic_load(&k->runq_len)) && !atomic_load(&k->stop_requested))
+    myc__loop_wait(k, t);
+  atomic_store(&k->loop.sleeping, 0);
+}
+
+int myc__drive_once(myc_kernel *k) {
+  myc_kernel *saved = NULL;
+  if (!loop_enter(k, &saved)) return -1;
+  int n = poll_once(k);
+  loop_leave(k, saved);
+  return n;
+}
+
+int myc_kernel_poll(myc_kernel *k) {
+  int n = myc__drive_once(k);
+  return n < 0 ? 0 : n;
+}
+
+/* Run until idle, or for 10 s at most (a subsystem that keeps sending to
+ * itself never idles). Without workers, this thread runs the subsystems. */
 static void drain(myc_kernel *k) {
   uint64_t deadline = myc__now_ns() + 10ull * 1000000000ull;
-  while (!myc__idle(k) && myc__now_ns() < deadline) {
-    if (!k->nworkers) {
+  while (!myc__idle(k)) {
+    if (myc__now_ns() >= deadline) {
+      myc__log(k, MYC_LOG_ERROR, NULL, "shutdown: queues still busy after 10 s; giving up draining");
+      return;
+    }
+    if (loop_runs_subs(k)) {
       myc__run_ready(k);
     } else {
       struct timespec ts = {0, 100000};
@@ -319,22 +371,31 @@ static void drain(myc_kernel *k) {
   }
 }
 
-/* Drain, stop every plugin, and refuse sends from then on. */
+/* Drain every queue, answer every request still waiting, join the
+ * workers, stop every plugin, and refuse sends from then on. The caller
+ * holds the loop role. */
 static void shutdown_now(myc_kernel *k) {
   int phase = atomic_load(&k->phase);
   if (phase < MYC__PHASE_READY || phase >= MYC__PHASE_STOPPING) return;
-  bind_loop(k);
   atomic_store(&k->stop_requested, 1);
   drain(k);
+  /* Requests nobody will answer now (kept by a plugin, or waiting on
+   * something that stopped) get MYC_ESHUTDOWN, and their callbacks run. */
+  myc__answer_all(k, MYC_ESHUTDOWN);
+  drain(k);
   myc__workers_join(k);
+  drain(k); /* whatever was scheduled as the workers left */
   atomic_store(&k->phase, MYC__PHASE_STOPPING);
   for (unsigned i = k->nsubs; i-- > 0;) {
     myc_ctx *s = k->subs[i];
     if (s->started && s->desc->stop) s->desc->stop(s->state);
     s->started = false;
   }
+  drain(k); /* what stop() sent */
+  myc__answer_all(k, MYC_ESHUTDOWN);
   drain(k);
   atomic_store(&k->phase, MYC__PHASE_DONE);
+  myc__wake_blocked(k);
 }
 
 int myc_kernel_run(myc_kernel *k) {
@@ -342,25 +403,28 @@ int myc_kernel_run(myc_kernel *k) {
     int rc = myc_kernel_start(k, NULL);
     if (rc < 0) return 1;
   }
-  bind_loop(k);
+  /* A thread inside myc_call or a blocked send may drive the loop right
+   * now; it hands over when it sees loop_active. */
   atomic_store(&k->loop_active, 1);
+  myc_kernel *saved = NULL;
+  while (!loop_enter(k, &saved)) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
   while (!atomic_load(&k->stop_requested)) {
-    if (!k->nworkers) myc__run_ready(k);
-    tick(k, false);
-    if (!k->nworkers && atomic_load(&k->runq_len)) continue;
-    int t = myc__loop_next_timeout(k), d = myc__next_deadline_ms(k);
-    if (d >= 0 && (t < 0 || d < t)) t = d;
-    atomic_store(&k->loop.sleeping, 1);
-    if ((!k->nworkers && atomic_load(&k->runq_len)) || atomic_load(&k->stop_requested)) {
-      atomic_store(&k->loop.sleeping, 0);
+    bool run = loop_runs_subs(k);
+    if (run) myc__run_ready(k);
+    tick(k, run && __atomic_load_n(&k->loop.nio, __ATOMIC_RELAXED) > 0);
+    if (run && (atomic_load(&k->runq_len) || myc__spin_until(&k->runq_len, &k->stop_requested)))
       continue;
-    }
-    myc__loop_wait(k, t);
-    atomic_store(&k->loop.sleeping, 0);
+    loop_sleep(k, -1);
   }
   shutdown_now(k);
+  /* Once the role is released, myc_kernel_free may run: touch k no more. */
+  int code = atomic_load(&k->exit_code);
   atomic_store(&k->loop_active, 0);
-  return atomic_load(&k->exit_code);
+  loop_leave(k, saved);
+  return code;
 }
 
 void myc_kernel_shutdown(myc_kernel *k, int code) {
@@ -372,7 +436,17 @@ void myc_kernel_shutdown(myc_kernel *k, int code) {
 
 void myc_kernel_free(myc_kernel *k) {
   if (!k) return;
-  shutdown_now(k);
+  myc_kernel *saved = NULL;
+  /* The loop role is free unless the embedder frees a running kernel. */
+  while (atomic_load(&k->phase) >= MYC__PHASE_READY && !loop_enter(k, &saved)) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+  }
+  if (atomic_load(&k->phase) >= MYC__PHASE_READY) {
+    shutdown_now(k);
+    loop_leave(k, saved);
+  }
+  myc__workers_join(k); /* a kernel that failed to start */
   for (unsigned i = k->nsubs; i-- > 0;) {
     myc_ctx *s = k->subs[i];
     if (s->initialised && s->desc->fini) s->desc->fini(s->state);
@@ -424,28 +498,52 @@ int myc_kernel_handle_signals(myc_kernel *k) {
   atomic_store(&sig_kernel, k);
   if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) return MYC_EIO;
   signal(SIGPIPE, SIG_IGN);
-  return 0;
+  return myc__crash_install();
 }
 
 /* ==== Host program helpers ============================================ */
 
 myc_ctx *myc_kernel_ctx(myc_kernel *k) { return k->host; }
 
-typedef struct call_state {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  _Atomic int done;
-  myc_msg *reply;
-} call_state;
-
-static void call_done(void *udata, myc_msg *reply) {
-  call_state *st = udata;
-  myc_msg_ref(reply);
-  pthread_mutex_lock(&st->mu);
-  st->reply = reply;
-  atomic_store(&st->done, 1);
-  pthread_cond_signal(&st->cv);
-  pthread_mutex_unlock(&st->mu);
+/* Wait for the reply of the synchronous request p. Spin briefly (with
+ * spinning workers a reply takes microseconds), then: if nobody runs the
+ * kernel, drive it from here; else sleep on p->done. At the deadline, claim
+ * the request and answer it with MYC_ETIMEDOUT ourselves. */
+static void call_wait(myc_kernel *k, myc__pending *p) {
+  bool expired = false;
+  if (atomic_load(&k->threaded) || atomic_load(&k->loop_active))
+    myc__spin_until((const _Atomic unsigned *)&p->done, NULL);
+  while (!atomic_load(&p->done)) {
+    uint64_t now = myc__now_ns();
+    if (!expired && now >= p->deadline_ns) {
+      myc__pending_expire(k, p, MYC_ETIMEDOUT);
+      expired = true;
+      continue;
+    }
+    bool nobody = !atomic_load(&k->threaded) && !atomic_load(&k->loop_active);
+    myc_kernel *saved = NULL;
+    if (nobody && loop_enter(k, &saved)) {
+      /* Drive the loop until the reply, the deadline, or a hand-over. */
+      while (!atomic_load(&p->done) && !atomic_load(&k->loop_active) && !atomic_load(&k->threaded)) {
+        now = myc__now_ns();
+        if (now >= p->deadline_ns) break;
+        if (poll_once(k) > 0 || atomic_load(&p->done)) continue;
+        int ms = (int)((p->deadline_ns - now + 999999) / 1000000);
+        atomic_store(&p->waiting, MYC__WAIT_LOOP);
+        if (!atomic_load(&p->done)) loop_sleep(k, ms);
+        atomic_store(&p->waiting, MYC__WAIT_NONE);
+      }
+      loop_leave(k, saved);
+      continue;
+    }
+    /* Someone else runs the kernel. Without workers and without
+     * myc_kernel_run that someone may leave: look again every ms. */
+    uint64_t until = expired ? 0 : p->deadline_ns;
+    if (nobody) until = now + 1000000;
+    atomic_store(&p->waiting, MYC__WAIT_FUTEX);
+    if (!atomic_load(&p->done)) myc__futex_wait(&p->done, 0, until);
+    atomic_store(&p->waiting, MYC__WAIT_NONE);
+  }
 }
 
 int myc_call(myc_ctx *ctx, const char *verb, const char *uri, const void *body,
@@ -453,36 +551,22 @@ int myc_call(myc_ctx *ctx, const char *verb, const char *uri, const void *body,
   if (!ctx || !reply) return MYC_EINVAL;
   *reply = NULL;
   myc_kernel *k = ctx->k;
-  if (myc__tls_current) return MYC_EDEADLK; /* inside a handler */
+  /* A handler or callback waiting here would wait for itself. */
+  if (myc__tls_current || myc__tls_runner == k) return MYC_EDEADLK;
   myc_msg *m;
   int rc = myc_msg_new(ctx, verb, uri, body, len, &m);
   if (rc < 0) return rc;
-  call_state st = {.done = 0, .reply = NULL};
-  pthread_mutex_init(&st.mu, NULL);
-  pthread_cond_init(&st.cv, NULL);
-  rc = myc_request(ctx, m, timeout_ms, call_done, &st);
+  myc__pending *p;
+  rc = myc__request_sync(ctx, m, timeout_ms, &p);
   if (rc < 0) {
     myc_msg_release(m);
-    goto out;
+    return rc;
   }
-  if (atomic_load(&k->loop_active) && myc__tls_runner != k) {
-    pthread_mutex_lock(&st.mu);
-    while (!atomic_load(&st.done)) pthread_cond_wait(&st.cv, &st.mu);
-    pthread_mutex_unlock(&st.mu);
-  } else {
-    /* Nobody runs the loop: drive it from here. */
-    while (!atomic_load(&st.done)) {
-      if (myc_kernel_poll(k) == 0 && !atomic_load(&st.done)) {
-        int t = myc__next_deadline_ms(k);
-        myc__loop_wait(k, t < 0 || t > 1 ? 1 : t);
-      }
-    }
-  }
-  *reply = st.reply;
-out:
-  pthread_cond_destroy(&st.cv);
-  pthread_mutex_destroy(&st.mu);
-  return rc;
+  call_wait(k, p);
+  *reply = p->reply;
+  p->reply = NULL;
+  myc__pending_unref(k, p);
+  return 0;
 }
 
 /* ==== Statistics ======================================================= */

@@ -14,6 +14,10 @@
 
 #include "internal.h"
 
+/* The longest timer delay or period accepted: about 292 years in ms, so
+ * now + delay in ns cannot wrap a uint64_t. */
+#define MYC__TIMER_MAX_MS (UINT64_MAX / 1000000ull / 2)
+
 int myc__loop_init(myc__loop *l) {
   memset(l, 0, sizeof(*l));
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -108,7 +112,9 @@ static void heap_remove(myc__loop *l, myc_timer *t) {
 /* Start a timer owned by subsystem ctx (see myc_host.timer_start). */
 int myc__timer_start(myc_ctx *ctx, uint64_t first_ms, uint64_t repeat_ms,
                        myc_timer_fn fn, void *udata, myc_timer **out) {
-  if (!ctx || !fn || !out) return MYC_EINVAL;
+  /* Beyond MYC__TIMER_MAX_MS the deadline in ns would wrap. */
+  if (!ctx || !fn || !out || first_ms > MYC__TIMER_MAX_MS || repeat_ms > MYC__TIMER_MAX_MS)
+    return MYC_EINVAL;
   myc_kernel *k = ctx->k;
   myc_timer *t = calloc(1, sizeof(*t));
   if (!t) return MYC_ENOMEM;
@@ -191,7 +197,8 @@ static int io_arm(myc__loop *l, myc_io *w, int op) {
  * polled; they are always ready, as poll(2) would say. */
 int myc__io_watch(myc_ctx *ctx, int fd, unsigned events, myc_io_fn fn,
                     void *udata, myc_io **out) {
-  if (!ctx || fd < 0 || !fn || !out || !(events & (MYC_IO_READ | MYC_IO_WRITE)))
+  if (!ctx || fd < 0 || !fn || !out || !(events & (MYC_IO_READ | MYC_IO_WRITE)) ||
+      (events & ~(unsigned)(MYC_IO_READ | MYC_IO_WRITE | MYC_IO_HUP)))
     return MYC_EINVAL;
   myc__loop *l = &ctx->k->loop;
   myc_io *w = calloc(1, sizeof(*w));
@@ -212,7 +219,7 @@ int myc__io_watch(myc_ctx *ctx, int fd, unsigned events, myc_io_fn fn,
   pthread_mutex_lock(&l->mu);
   w->all_next = ctx->ios;
   ctx->ios = w;
-  l->nio++;
+  __atomic_fetch_add(&l->nio, 1, __ATOMIC_RELAXED); /* read by the loop without l->mu */
   pthread_mutex_unlock(&l->mu);
   if (w->always_ready) {
     w->fired = events & (MYC_IO_READ | MYC_IO_WRITE);

@@ -230,6 +230,17 @@ int myc_msg_release(myc_msg *m) {
     if (m->magic == MYC__MAGIC_FREE) myc__bad_msg(m->k, m, "release");
     return MYC_EBADMSG;
   }
+  /* The message a handler or reply callback runs for holds the kernel's
+   * reference until it returns: releasing that one would recycle it under
+   * the kernel's feet. Only references taken with msg_ref may go. */
+  if (MYC__UNLIKELY(m == myc__tls_msg &&
+                    atomic_load_explicit(&m->refs, memory_order_acquire) == 1)) {
+    MYC__ADD(m->k->bad_releases, 1);
+    myc__log(m->k, MYC_LOG_ERROR, myc__tls_current ? myc__tls_current->name : NULL,
+             "tried to release message %p while the kernel still owns it: release only "
+             "references taken with msg_ref", (const void *)m);
+    return MYC_EBADMSG;
+  }
   myc__msg_unref(m);
   return 0;
 }

@@ -87,6 +87,14 @@ static void retire(myc__pool *p, myc_msg *m) {
   }
 }
 
+/* Messages per slab grown on demand: a whole slab, but never more than
+ * the shared list may keep, so a small pool_size still bounds the free
+ * messages (a slab's leftovers wait in the shared list). */
+static uint32_t grow_n(const myc__pool *p) {
+  if (p->keep >= MYC__SLAB_MSGS) return MYC__SLAB_MSGS;
+  return p->keep ? (uint32_t)p->keep : 1;
+}
+
 /* ==== Set-up =========================================================== */
 
 /* Prepare the pool: `pool_size` is the most messages kept free; each of
@@ -196,6 +204,7 @@ static inline void msg_reset(myc_kernel *k, myc_msg *m, uint64_t id) {
   m->pending = NULL;
   m->ctype[0] = '\0';
   m->verb[0] = '\0';
+  m->body_inline[0] = '\0'; /* an empty body reads as "" too */
 }
 
 static void note_in_use(myc__pool *p, uint64_t in_use) {
@@ -207,13 +216,44 @@ static void note_in_use(myc__pool *p, uint64_t in_use) {
   }
 }
 
-/* Messages in use: acquisitions minus releases over every counter. */
-uint64_t myc__pool_in_use(myc__pool *p) {
-  uint64_t a = MYC__LOAD(p->acquired), r = MYC__LOAD(p->released);
+/* Releases over every counter. */
+static uint64_t sum_released(myc__pool *p) {
+  uint64_t r = MYC__LOAD(p->released);
+  for (unsigned i = 0; i < p->ncaches; i++) r += MYC__LOAD(p->caches[i].released);
+  return r;
+}
+
+/* Acquisitions (and reuses) over every counter. */
+static uint64_t sum_acquired(myc__pool *p, uint64_t *reused) {
+  uint64_t a = MYC__LOAD(p->acquired), u = MYC__LOAD(p->reused);
   for (unsigned i = 0; i < p->ncaches; i++) {
     a += MYC__LOAD(p->caches[i].acquired);
-    r += MYC__LOAD(p->caches[i].released);
+    u += MYC__LOAD(p->caches[i].reused);
   }
+  if (reused) *reused = u;
+  return a;
+}
+
+/* Read acquisitions and releases as of one moment while other threads
+ * work: releases before and after the acquisitions must agree, else a
+ * message acquired and released in between would make the difference
+ * wrap below zero. */
+static void snapshot(myc__pool *p, uint64_t *acq, uint64_t *reused, uint64_t *rel) {
+  uint64_t r = sum_released(p), a = 0;
+  for (int tries = 0; tries < 16; tries++) {
+    a = sum_acquired(p, reused);
+    uint64_t again = sum_released(p);
+    if (again == r) break;
+    r = again;
+  }
+  *acq = a;
+  *rel = r < a ? r : a;
+}
+
+/* Messages in use: acquisitions minus releases over every counter. */
+uint64_t myc__pool_in_use(myc__pool *p) {
+  uint64_t a, r;
+  snapshot(p, &a, NULL, &r);
   return a - r;
 }
 
@@ -221,7 +261,7 @@ uint64_t myc__pool_in_use(myc__pool *p) {
 static void refill(myc_kernel *k, myc__pool *p, myc__tcache *c) {
   pthread_mutex_lock(&p->mu);
   uint32_t want = c->max / 2 ? c->max / 2 : 1;
-  if (p->nfree == 0) slab_new(p, k, MYC__SLAB_MSGS, MYC__GEN_FRESH, &p->free, &p->nfree);
+  if (p->nfree == 0) slab_new(p, k, grow_n(p), MYC__GEN_FRESH, &p->free, &p->nfree);
   while (p->free && c->nfree < want) {
     myc_msg *m = p->free;
     p->free = m->next;
@@ -279,7 +319,7 @@ myc_msg *myc__pool_acquire(myc_kernel *k) {
     if (MYC__UNLIKELY(++c->live > MYC__LOAD(c->hw))) atomic_store_explicit(&c->hw, c->live, memory_order_relaxed);
   } else {
     pthread_mutex_lock(&p->mu);
-    if (!p->free) slab_new(p, k, MYC__SLAB_MSGS, MYC__GEN_FRESH, &p->free, &p->nfree);
+    if (!p->free) slab_new(p, k, grow_n(p), MYC__GEN_FRESH, &p->free, &p->nfree);
     m = p->free;
     if (m) {
       p->free = m->next;
@@ -333,21 +373,18 @@ void myc__pool_release(myc_kernel *k, myc_msg *m) {
 /* Fill *out from every counter. */
 void myc__pool_stats(myc__pool *p, myc_pool_stats *out) {
   memset(out, 0, sizeof(*out));
-  uint64_t acquired = MYC__LOAD(p->acquired), reused = MYC__LOAD(p->reused);
-  uint64_t released = MYC__LOAD(p->released);
-  for (unsigned i = 0; i < p->ncaches; i++) {
-    acquired += MYC__LOAD(p->caches[i].acquired);
-    reused += MYC__LOAD(p->caches[i].reused);
-    released += MYC__LOAD(p->caches[i].released);
-  }
-  out->created = MYC__LOAD(p->created);
+  uint64_t acquired, reused, released;
+  /* Trimmed messages were released first and acquired messages were
+   * created first: reading in this order keeps every difference >= 0. */
   out->trimmed = MYC__LOAD(p->trimmed);
+  snapshot(p, &acquired, &reused, &released);
+  out->created = MYC__LOAD(p->created);
   out->size = out->created - out->trimmed;
   out->acquired = acquired;
   out->reused = reused;
   out->released = released;
   out->in_use = acquired - released;
-  out->free = out->size - out->in_use;
+  out->free = out->size > out->in_use ? out->size - out->in_use : 0;
   /* Magazines and the shared list each know their own peak; with one
    * thread at work this is exact, with several an upper bound. */
   uint64_t hw = 0;
@@ -355,5 +392,8 @@ void myc__pool_stats(myc__pool *p, myc_pool_stats *out) {
   uint64_t shared = MYC__LOAD(p->high_water);
   out->high_water = hw > shared ? hw : shared;
   if (out->high_water < out->in_use) out->high_water = out->in_use;
+  /* Releases on another thread than the acquisition leave a magazine's
+   * count high; no more can ever have been in use than were created. */
+  if (out->high_water > out->created) out->high_water = out->created;
   out->reuse_rate = acquired ? (double)reused / (double)acquired : 0.0;
 }

@@ -43,7 +43,11 @@ bool myc__ring_push(myc__ring *r, myc_msg *m) {
     uint64_t seq = atomic_load_explicit(&c->seq, ACQ);
     int64_t dif = (int64_t)(seq - pos);
     if (dif == 0) {
-      if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1, RLX, RLX)) {
+      /* seq_cst: a sender's "push, then look at the scheduled flag" and a
+       * runner's "clear the flag, then look at the tail" must not both
+       * miss (see sched.c). On x86 this is the same lock cmpxchg. */
+      if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1, memory_order_seq_cst,
+                                                RLX)) {
         c->msg = m;
         atomic_store_explicit(&c->seq, pos + 1, REL);
         return true;

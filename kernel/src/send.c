@@ -5,7 +5,6 @@
  * the ring's tail) or as a rejection (counted here). Every pushed message
  * ends as handled, as a handler error, or as dropped with an error reply,
  * so at rest sent = handled + errored + rejected. */
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,19 +41,56 @@ static void drop_oldest(myc_ctx *s) {
   myc__msg_unref(victim);
 }
 
-/* Wait for room in a full ring, up to the subsystem's block timeout. */
+/* Wait for room in a full ring, up to the subsystem's block timeout.
+ *
+ * A thread that runs the kernel (a worker, or the loop inside a handler)
+ * must not wait: it may be the very thread that would make room, so it gets
+ * MYC_EDEADLK. Any other thread registers in `blocked` and sleeps on the
+ * subsystem's room_seq futex, which the runner bumps after taking messages
+ * off a ring that has blocked senders. If nobody runs the kernel (workers
+ * = 0 and no loop), the waiting thread drives it itself. */
 static int block_push(myc_ctx *s, myc_msg *m) {
-  if (myc__tls_runner == s->k) return MYC_EDEADLK; /* we are the consumer */
+  myc_kernel *k = s->k;
+  if (myc__tls_runner == k) return MYC_EDEADLK;
   uint64_t deadline = myc__now_ns() + (uint64_t)s->block_timeout_ms * 1000000ull;
-  for (unsigned spin = 0;; spin++) {
-    if (myc__ring_push(&s->ring, m)) return 0;
-    if (myc__now_ns() >= deadline) return MYC_ETIMEDOUT;
-    if (spin < 64) {
-      sched_yield();
-    } else {
-      struct timespec ts = {0, 50000};
-      nanosleep(&ts, NULL);
+  int rc;
+  atomic_fetch_add(&s->blocked, 1);
+  for (;;) {
+    uint32_t seq = atomic_load(&s->room_seq);
+    if (myc__ring_push(&s->ring, m)) {
+      rc = 0;
+      break;
     }
+    if (atomic_load(&k->phase) >= MYC__PHASE_DONE) {
+      rc = MYC_ESHUTDOWN;
+      break;
+    }
+    uint64_t now = myc__now_ns();
+    if (now >= deadline) {
+      rc = MYC_ETIMEDOUT;
+      break;
+    }
+    if (!atomic_load(&k->threaded) && !atomic_load(&k->loop_active) && myc__drive_once(k) >= 0)
+      continue;
+    /* Someone else drains: sleep until room is made. Without workers and
+     * without a loop, look again every millisecond in case the thread
+     * driving the kernel leaves. */
+    uint64_t until = deadline;
+    if (!atomic_load(&k->threaded) && !atomic_load(&k->loop_active) && until > now + 1000000)
+      until = now + 1000000;
+    myc__futex_wait(&s->room_seq, seq, until);
+  }
+  atomic_fetch_sub(&s->blocked, 1);
+  return rc;
+}
+
+/* Wake every sender blocked on a full queue: at shutdown nobody will make
+ * room any more, and they return MYC_ESHUTDOWN. */
+void myc__wake_blocked(myc_kernel *k) {
+  for (unsigned i = 0; i <= k->nsubs; i++) {
+    myc_ctx *s = i < k->nsubs ? k->subs[i] : k->kern;
+    atomic_fetch_add(&s->room_seq, 1);
+    myc__futex_wake(&s->room_seq);
   }
 }
 
@@ -128,8 +164,18 @@ int myc_send_pooled(myc_ctx *ctx, const char *verb, const char *uri,
   return rc;
 }
 
-/* ==== Requests ========================================================= */
+/* ==== Requests =========================================================
+ *
+ * A request carries a pending record. Its reply message is acquired when
+ * the request is sent, so answering never fails for memory. The record has
+ * two references: the request side (dropped when the request is answered
+ * or found already answered) and the answer side (dropped once the reply
+ * was consumed by the callback or by the myc_call thread). Whoever claims
+ * `answered` first answers; everyone else counts a late reply. The record
+ * stays in k->pend_list until its last reference goes, so the timeout scan
+ * and shutdown can find every request still waiting. */
 
+/* Take a pending record from the free list or the heap, zeroed. */
 static myc__pending *pending_new(myc_kernel *k) {
   pthread_mutex_lock(&k->pend_mu);
   myc__pending *p = k->pend_free;
@@ -140,52 +186,53 @@ static myc__pending *pending_new(myc_kernel *k) {
   return p;
 }
 
-/* Drop one of the pending record's two references (request side, answer
- * side); the last one recycles it. */
+static void pend_unlink(myc__pending *p) {
+  p->prev->next = p->next;
+  p->next->prev = p->prev;
+  p->next = p->prev = NULL;
+  p->linked = false;
+}
+
+/* Drop one reference; the last one unlinks the record and recycles it. */
 void myc__pending_unref(myc_kernel *k, myc__pending *p) {
   if (atomic_fetch_sub(&p->refs, 1) != 1) return;
   pthread_mutex_lock(&k->pend_mu);
+  if (p->linked) pend_unlink(p);
   p->next = k->pend_free;
   k->pend_free = p;
   pthread_mutex_unlock(&k->pend_mu);
 }
 
+/* Link p into the pending list. An asynchronous request whose deadline is
+ * the earliest one wakes the loop, which may sleep past it otherwise. */
 static void pend_link(myc_kernel *k, myc__pending *p) {
+  bool earlier = false;
+  pthread_mutex_lock(&k->pend_mu);
   myc__pending *h = &k->pend_list;
   p->next = h;
   p->prev = h->prev;
   h->prev->next = p;
   h->prev = p;
+  p->linked = true;
+  if (p->fn && p->deadline_ns < atomic_load_explicit(&k->pend_min, memory_order_relaxed)) {
+    atomic_store_explicit(&k->pend_min, p->deadline_ns, memory_order_relaxed);
+    earlier = true;
+  }
+  pthread_mutex_unlock(&k->pend_mu);
+  if (earlier) myc__loop_wake(&k->loop);
 }
 
-static void pend_unlink(myc__pending *p) {
-  p->prev->next = p->next;
-  p->next->prev = p->prev;
-  p->next = p->prev = NULL;
-}
-
-int myc_request(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms,
-                myc_reply_fn fn, void *udata) {
-  if (!ctx || !fn) return MYC_EINVAL;
-  myc_kernel *k = ctx->k;
-  if (!m || m->magic != MYC__MAGIC_LIVE || (m->flags & MYC__F_KERNEL)) {
-    if (m && m->magic == MYC__MAGIC_FREE) myc__bad_msg(k, m, "send as a request");
-    return reject(k, NULL, m ? MYC_EBADMSG : MYC_EINVAL);
-  }
-  myc__pending *p = pending_new(k);
-  myc_msg *r = p ? myc__pool_acquire(k) : NULL;
-  if (!r) {
-    free(p);
-    return reject(k, NULL, MYC_ENOMEM);
-  }
-  /* The reply is prepared now, so answering can never fail for memory. */
+/* Prepare the reply of request m in advance: it echoes the request's URI
+ * and verb and carries its id as correlation. */
+static myc_msg *reply_new(myc_kernel *k, const myc_msg *m) {
+  myc_msg *r = myc__pool_acquire(k);
+  if (!r) return NULL;
   if (m->uri_len >= MYC__URI_INLINE) {
     r->uri = malloc((size_t)m->uri_len + 1);
     if (!r->uri) {
       r->uri = r->uri_inline;
       myc__pool_release(k, r);
-      free(p);
-      return reject(k, NULL, MYC_ENOMEM);
+      return NULL;
     }
     r->flags |= MYC__F_HEAP_URI;
   }
@@ -197,7 +244,24 @@ int myc_request(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms,
   memcpy(r->verb, m->verb, sizeof(r->verb));
   r->corr = m->id;
   r->kind = MYC_KIND_REPLY;
+  return r;
+}
 
+/* Send m as a request answered through fn(udata) or, with fn NULL, to a
+ * myc_call thread waiting on the record. */
+static int request_start(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms, myc_reply_fn fn,
+                         void *udata, myc__pending **out) {
+  myc_kernel *k = ctx->k;
+  if (!m || m->magic != MYC__MAGIC_LIVE || (m->flags & MYC__F_KERNEL)) {
+    if (m && m->magic == MYC__MAGIC_FREE) myc__bad_msg(k, m, "send as a request");
+    return reject(k, NULL, m ? MYC_EBADMSG : MYC_EINVAL);
+  }
+  myc__pending *p = pending_new(k);
+  myc_msg *r = p ? reply_new(k, m) : NULL;
+  if (!r) {
+    free(p);
+    return reject(k, NULL, MYC_ENOMEM);
+  }
   if (!timeout_ms) timeout_ms = k->cfg->request_timeout_ms;
   p->requester = ctx;
   p->fn = fn;
@@ -206,33 +270,45 @@ int myc_request(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms,
   p->timeout_ms = timeout_ms;
   p->deadline_ns = myc__now_ns() + (uint64_t)timeout_ms * 1000000ull;
   p->reply = r;
-  atomic_store(&p->refs, 2);
+  atomic_store_explicit(&p->refs, 2, memory_order_relaxed);
   m->sender = ctx;
   m->pending = p;
   m->flags |= MYC__F_REQUEST;
-  pthread_mutex_lock(&k->pend_mu);
   pend_link(k, p);
-  pthread_mutex_unlock(&k->pend_mu);
 
   int rc = myc__route_and_push(ctx, m);
   if (rc < 0) {
-    pthread_mutex_lock(&k->pend_mu);
-    pend_unlink(p);
-    pthread_mutex_unlock(&k->pend_mu);
     m->flags &= (uint8_t)~MYC__F_REQUEST;
     m->pending = NULL;
     myc__pool_release(k, r);
+    p->reply = NULL;
     atomic_store(&p->refs, 1);
     myc__pending_unref(k, p);
+    return rc;
   }
-  return rc;
+  if (out) *out = p;
+  return 0;
 }
 
-/* Fill the prepared reply and hand it to the requester's inbox. */
+int myc_request(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms,
+                myc_reply_fn fn, void *udata) {
+  if (!ctx || !fn) return MYC_EINVAL;
+  return request_start(ctx, m, timeout_ms, fn, udata, NULL);
+}
+
+/* Send m as a request whose reply a myc_call thread collects from *out:
+ * once (*out)->done is set, (*out)->reply is the caller's, and the caller
+ * drops the answer side with myc__pending_unref. */
+int myc__request_sync(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms, myc__pending **out) {
+  return request_start(ctx, m, timeout_ms, NULL, NULL, out);
+}
+
+/* Fill the prepared reply and hand it over: to the requester's inbox, or
+ * straight to the myc_call thread waiting for it. The caller holds a
+ * reference to p and has claimed p->answered. */
 static void answer(myc_kernel *k, myc__pending *p, myc_ctx *from, int status,
                    const void *body, size_t len) {
   myc_msg *r = p->reply;
-  p->reply = NULL;
   r->status = status;
   r->kind = status < 0 ? MYC_KIND_ERROR : MYC_KIND_REPLY;
   r->sender = from;
@@ -243,35 +319,45 @@ static void answer(myc_kernel *k, myc__pending *p, myc_ctx *from, int status,
     r->kind = MYC_KIND_ERROR;
     myc__msg_set_body(r, why, sizeof(why) - 1);
   }
-  r->pending = p;
   r->flags |= MYC__F_KERNEL;
+  if (!p->fn) {
+    /* A thread waits in myc_call: no hop through an inbox. */
+    MYC__ADD(k->replies, 1);
+    atomic_store(&p->done, 1);
+    int how = atomic_load(&p->waiting);
+    if (how == MYC__WAIT_FUTEX)
+      myc__futex_wake(&p->done);
+    else if (how == MYC__WAIT_LOOP)
+      myc__loop_wake(&k->loop);
+    return;
+  }
+  p->reply = NULL;
+  r->pending = p;
   r->ev.type = MYC__EV_REPLY;
   myc__inbox_push(p->requester, &r->ev);
 }
 
+static bool claim(myc__pending *p) {
+  return atomic_exchange(&p->answered, 1) == 0;
+}
+
 /* Give `req` its one reply. Returns MYC_ESTATE if it already had one; a
- * message nobody waits for takes the reply as a no-op. */
+ * message nobody waits for takes the reply as a no-op. The REPLIED flag is
+ * set with an atomic or: a handler that kept the request may reply from
+ * its own thread while the kernel looks at the flags. */
 int myc__deliver_reply(myc_msg *req, int status, const void *body,
                        size_t len, int kind) {
   (void)kind;
-  if (MYC__LIKELY(!(req->flags & MYC__F_REQUEST))) return 0;
-  if (req->flags & MYC__F_REPLIED) return MYC_ESTATE;
+  if (MYC__LIKELY(!(__atomic_load_n(&req->flags, __ATOMIC_RELAXED) & MYC__F_REQUEST))) return 0;
+  if (__atomic_fetch_or(&req->flags, MYC__F_REPLIED, __ATOMIC_ACQ_REL) & MYC__F_REPLIED)
+    return MYC_ESTATE;
   myc_kernel *k = req->k;
-  req->flags |= MYC__F_REPLIED;
   myc__pending *p = req->pending;
   req->pending = NULL;
-  pthread_mutex_lock(&k->pend_mu);
-  bool late = p->answered;
-  if (!late) {
-    p->answered = 1;
-    pend_unlink(p);
-  }
-  pthread_mutex_unlock(&k->pend_mu);
-  if (late) {
-    MYC__ADD(k->late_replies, 1);
-  } else {
+  if (claim(p))
     answer(k, p, req->target, status, body, len);
-  }
+  else
+    MYC__ADD(k->late_replies, 1);
   myc__pending_unref(k, p);
   return 0;
 }
@@ -281,7 +367,10 @@ int myc_reply(myc_msg *req, int status, const void *body, size_t len) {
     if (req && req->magic == MYC__MAGIC_FREE) myc__bad_msg(req->k, req, "reply to");
     return MYC_EBADMSG;
   }
-  if (status > 0) return MYC_EINVAL;
+  if (status > 0 || (len && !body)) return MYC_EINVAL;
+  /* Checked before the one reply is used up, so the handler can still
+   * answer with an error. */
+  if (len > req->k->cfg->max_body_size) return MYC_ETOOBIG;
   return myc__deliver_reply(req, status, body, len, 0);
 }
 
@@ -291,44 +380,86 @@ void myc__run_reply(myc_msg *r) {
   myc__pending *p = r->pending;
   r->pending = NULL;
   MYC__ADD(k->replies, 1);
+  /* The reply is lent to the callback: releasing it without a ref is
+   * refused (see myc_msg_release). */
+  myc_msg *outer = myc__tls_msg;
+  myc__tls_msg = r;
   p->fn(p->udata, r);
+  myc__tls_msg = outer;
   myc__pending_unref(k, p);
   myc__msg_unref(r);
 }
 
-/* Answer every request whose deadline passed with MYC_ETIMEDOUT. */
-void myc__check_timeouts(myc_kernel *k) {
-  uint64_t now = myc__now_ns();
+/* Answer p, already claimed by the caller, with error `status`. */
+static void answer_error(myc_kernel *k, myc__pending *p, int status) {
+  char why[96];
+  int n;
+  if (status == MYC_ETIMEDOUT) {
+    MYC__ADD(k->timeouts, 1);
+    n = snprintf(why, sizeof(why), "no reply within %u ms", p->timeout_ms);
+  } else {
+    n = snprintf(why, sizeof(why), "%s", myc_strerror(status));
+  }
+  answer(k, p, NULL, status, why, (size_t)n);
+}
+
+/* Answer p with an error unless someone answered it first. The caller
+ * holds a reference to p. Returns true if this call answered. */
+bool myc__pending_expire(myc_kernel *k, myc__pending *p, int status) {
+  if (!claim(p)) return false;
+  answer_error(k, p, status);
+  return true;
+}
+
+/* Collect the requests in pend_list that `due` selects, claimed and with
+ * an extra reference each, and answer them outside the lock. Sets
+ * k->pend_min to the earliest deadline left unanswered. */
+static void expire_where(myc_kernel *k, int status, uint64_t now, bool all) {
   myc__pending *due = NULL;
+  uint64_t min = UINT64_MAX;
   pthread_mutex_lock(&k->pend_mu);
-  for (myc__pending *p = k->pend_list.next, *n; p != &k->pend_list; p = n) {
-    n = p->next;
-    if (p->deadline_ns > now) continue;
-    p->answered = 1;
-    pend_unlink(p);
-    p->next = due;
+  for (myc__pending *p = k->pend_list.next; p != &k->pend_list; p = p->next) {
+    if (atomic_load_explicit(&p->answered, memory_order_relaxed)) continue;
+    /* myc_call threads time out by themselves. */
+    bool hit = all || (p->fn && p->deadline_ns <= now);
+    if (!hit) {
+      if (p->fn && p->deadline_ns < min) min = p->deadline_ns;
+      continue;
+    }
+    if (!claim(p)) continue;
+    atomic_fetch_add(&p->refs, 1); /* linked, so at least one is held */
+    p->due_next = due;
     due = p;
   }
+  atomic_store_explicit(&k->pend_min, min, memory_order_relaxed);
   pthread_mutex_unlock(&k->pend_mu);
   while (due) {
     myc__pending *p = due;
-    due = p->next;
-    char why[MYC__URI_INLINE + 64];
-    int n = snprintf(why, sizeof(why), "no reply within %u ms", p->timeout_ms);
-    MYC__ADD(k->timeouts, 1);
-    answer(k, p, NULL, MYC_ETIMEDOUT, why, (size_t)n);
+    due = p->due_next;
+    answer_error(k, p, status);
+    myc__pending_unref(k, p);
   }
+}
+
+/* Answer every asynchronous request whose deadline passed with
+ * MYC_ETIMEDOUT. Costs one atomic load when none is due. */
+void myc__check_timeouts(myc_kernel *k) {
+  uint64_t now = myc__now_ns();
+  if (now < atomic_load_explicit(&k->pend_min, memory_order_relaxed)) return;
+  expire_where(k, MYC_ETIMEDOUT, now, false);
+}
+
+/* Answer every request still waiting with `status` (shutdown). */
+void myc__answer_all(myc_kernel *k, int status) {
+  expire_where(k, status, 0, true);
 }
 
 /* Earliest request deadline in ms from now, -1 if none. */
 int myc__next_deadline_ms(myc_kernel *k) {
-  int ms = -1;
+  uint64_t min = atomic_load_explicit(&k->pend_min, memory_order_relaxed);
+  if (min == UINT64_MAX) return -1;
   uint64_t now = myc__now_ns();
-  pthread_mutex_lock(&k->pend_mu);
-  for (myc__pending *p = k->pend_list.next; p != &k->pend_list; p = p->next) {
-    int d = p->deadline_ns <= now ? 0 : (int)((p->deadline_ns - now + 999999) / 1000000);
-    if (ms < 0 || d < ms) ms = d;
-  }
-  pthread_mutex_unlock(&k->pend_mu);
-  return ms;
+  if (min <= now) return 0;
+  uint64_t ms = (min - now + 999999) / 1000000;
+  return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }

@@ -78,7 +78,10 @@ int myc_kernel_poll(myc_kernel *k);
 void myc_kernel_shutdown(myc_kernel *k, int code);
 /* Drain every queue, stop and finalise every plugin, unload, free. */
 void myc_kernel_free(myc_kernel *k);
-/* Install SIGINT/SIGTERM handlers that shut `k` down (SIGPIPE ignored). */
+/* Install SIGINT/SIGTERM handlers that shut `k` down (SIGPIPE ignored),
+ * and a fatal-signal handler (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
+ * that prints which plugin and which message URI were being handled, then
+ * lets the process die by the signal. */
 int myc_kernel_handle_signals(myc_kernel *k);
 
 /* The host program's own sender context (sender name "host"). */
