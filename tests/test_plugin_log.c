@@ -257,6 +257,21 @@ static void test_sighup_chains_to_the_old_handler(void **state) {
   assert_true(sa.sa_handler == own_handler);
 }
 
+/* A handler installed over the plugin's is left alone when it finishes. */
+static void test_later_handler_is_kept(void **state) {
+  fx *f = *state;
+  boot(f, NULL);
+  own_hups = 0;
+  signal(SIGHUP, own_handler);
+  myc_kernel_free(f->k);
+  f->k = NULL;
+  struct sigaction sa;
+  sigaction(SIGHUP, NULL, &sa);
+  assert_true(sa.sa_handler == own_handler);
+  raise(SIGHUP);
+  assert_int_equal(own_hups, 1);
+}
+
 static void test_sighup_off(void **state) {
   fx *f = *state;
   boot(f, "sighup = false");
@@ -314,6 +329,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stderr_by_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sighup_reopens_the_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sighup_chains_to_the_old_handler, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_later_handler_is_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sighup_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_two_instances_share_the_handler, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),

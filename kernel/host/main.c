@@ -18,7 +18,8 @@ static void usage(FILE *f) {
           "\n"
           "Run the Mycelia message kernel with the plugins named in an INI file.\n"
           "\n"
-          "  -c, --config FILE    config file (default: $MYCELIA_CONFIG, else %s)\n"
+          "  -c, --config FILE    config file (default: $MYCELIA_CONFIG, else %s,\n"
+          "                       else PREFIX/etc/mycelia/mycelia.ini beside the binary)\n"
           "  -t, --check          load and validate everything, then exit\n"
           "  -d, --describe NAME  describe plugin NAME (or a path to a .so) and its keys\n"
           "  -V, --version        print the version and the plugin ABI\n"
@@ -29,11 +30,31 @@ static void usage(FILE *f) {
           DEFAULT_CONFIG);
 }
 
+/* The config used without -c or $MYCELIA_CONFIG: config/mycelia.ini in
+ * the working directory (a source tree), else the one installed beside
+ * this binary (PREFIX/etc/mycelia/mycelia.ini, found from /proc/self/exe,
+ * so any install prefix works). */
+static const char *default_config(char *buf, size_t len) {
+  if (access(DEFAULT_CONFIG, F_OK) == 0) return DEFAULT_CONFIG;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      snprintf(buf, len, "%s/../etc/mycelia/mycelia.ini", exe);
+      if (access(buf, F_OK) == 0) return buf;
+    }
+  }
+  return DEFAULT_CONFIG;
+}
+
 static int describe(const char *config, bool explicit_config, const char *plugin) {
   myc_config *cfg = NULL;
   char *err = NULL, *out = NULL;
   const char *dir = DEFAULT_PLUGIN_DIR;
-  if (explicit_config || access(config, F_OK) == 0) {
+  if (explicit_config || access(config, F_OK) == 0) {  /* else the in-tree default */
     if (myc_config_load(config, &cfg, &err) < 0) {
       fprintf(stderr, "mycelia: %s\n", err);
       free(err);
@@ -79,7 +100,8 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  if (!config || !*config) config = DEFAULT_CONFIG;
+  char found[4200];
+  if (!config || !*config) config = default_config(found, sizeof(found));
   if (plugin) return describe(config, explicit_config, plugin);
 
   myc_config *cfg = NULL;

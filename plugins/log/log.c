@@ -2,7 +2,7 @@
  *
  *   ANY log://LEVEL/COMPONENT  BODY  ->  "TIMESTAMP LEVEL COMPONENT BODY\n"
  *
- * LEVEL is error, warn, info or debug; lines above the configured `level`
+ * LEVEL is error, warn, info or debug (any case); lines above `level`
  * are dropped (still answered OK). TIMESTAMP is UTC with milliseconds,
  * e.g. 2024-05-01T12:00:00.123Z; LEVEL is written in capitals. Newlines in
  * the body are written as "\n" (CR as "\r") so every entry is one line.

@@ -4,6 +4,7 @@
  *   WAIT   block until a byte can be read from the `fd` key's descriptor
  *          (a pipe the test writes to: the gate), at most 10 s; replies
  *          "opened" or "closed"
+ *   GET    reply with the request's body (an echo)
  *   NOP    nothing
  *   SPIN   body = microseconds of busy work
  *   FILL   body = a URI: send NOP there until a send fails (at most a
@@ -134,6 +135,7 @@ static int gate_handle(void *state, myc_msg *msg, const myc_match *match) {
   char arg[256];
   snprintf(arg, sizeof(arg), "%.*s", (int)len, body ? body : "");
   if (strcmp(verb, "NOP") == 0) return 0;
+  if (strcmp(verb, "GET") == 0) return H->reply(msg, 0, body, len);
   if (strcmp(verb, "WAIT") == 0) {
     struct pollfd p = {.fd = g->fd, .events = POLLIN};
     int n = g->fd >= 0 ? poll(&p, 1, 10000) : 0;
