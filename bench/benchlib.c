@@ -13,7 +13,14 @@
 
 /* ==== Malloc-counting shim ============================================= */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* Sanitizers replace malloc themselves: no shim there. GCC says so with
+ * __SANITIZE_*__, clang with __has_feature, the build with MYC_SANITIZE. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||      \
+    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer) || defined(MYC_SANITIZE)
 #define BENCH_SHIM 0
 #else
 #define BENCH_SHIM 1

@@ -20,9 +20,9 @@
  * relaxed atomics (a plain load and store while the process has a single
  * thread). Bytes in use come from glibc's own books (mallinfo2) when a
  * snapshot is taken, so the shim adds a few instructions per call and no
- * extra call. Under AddressSanitizer or ThreadSanitizer, which bring
- * their own allocator, the shim is left out and bench_alloc_enabled()
- * returns false.
+ * extra call. In sanitizer builds (MYC_SANITIZE, or a compiler that says
+ * ASan/TSan/MSan is on), which bring their own allocator, the shim is
+ * left out and bench_alloc_enabled() returns false.
  *
  * Timing belongs to benchmarks only: nothing here fails because the
  * machine is slow. */
@@ -92,7 +92,7 @@ typedef struct bench_alloc {
   int64_t live;     /* heap bytes in use now (mallinfo2), process-wide    */
 } bench_alloc;
 
-/* True when the counting shim is active (not under a sanitizer). */
+/* True when the counting shim is active (not in a sanitizer build). */
 bool bench_alloc_enabled(void);
 /* A snapshot of the process-wide counters (mallinfo2 walks the arena's
  * bins: microseconds, so keep it out of tight loops). */

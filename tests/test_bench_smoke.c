@@ -85,6 +85,7 @@ static void free_list(char **v, size_t n) {
 
 /* Every bench_* program: exit 0, one JSON object naming itself. */
 static void test_every_benchmark_runs(void **state) {
+  (void)state;
   size_t n;
   char **names = list_benchmarks(&n);
   if (!names) skip(); /* built with MYCELIA_BUILD_BENCH=OFF */
@@ -118,6 +119,7 @@ static void test_every_benchmark_runs(void **state) {
 /* bench_integrated's JSON contract, and zero allocations per pooled send
  * (a count, not a time: the shim counts them; null under sanitizers). */
 static void test_integrated_contract(void **state) {
+  (void)state;
   char *out;
   int rc = run("'" BENCH_DIR "/bench_integrated' --messages 1000 --runs 1 --json", &out);
   if (rc == 127) skip();
@@ -144,6 +146,7 @@ static void test_integrated_contract(void **state) {
 
 /* --help prints usage and exits 0; a bad option exits 2. */
 static void test_usage(void **state) {
+  (void)state;
   char *out;
   int rc = run("'" BENCH_DIR "/bench_queue' --help", &out);
   if (rc == 127) skip();
