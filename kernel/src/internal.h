@@ -80,18 +80,19 @@ struct myc_msg {
   const myc__route *route;
   char *uri;
   char *body;
-  /* -- the rest -- */
+  /* -- second cache line: the rest of what every message uses -- */
   uint64_t id;
   uint64_t corr;
   uint64_t ts;
   myc__pending *pending; /* requests and replies                          */
-  myc__event ev;         /* a reply travels to its requester as an event  */
-  struct myc__slab *slab;
-  uint16_t params[MYC_MAX_PARAMS][2]; /* offset, length into uri          */
   char verb[MYC__VERB_MAX];
   char ctype[MYC__CTYPE_MAX];
   char uri_inline[MYC__URI_INLINE];
   char body_inline[MYC__BODY_INLINE];
+  /* -- cold: routes with parameters, replies, retirement -- */
+  uint16_t params[MYC_MAX_PARAMS][2]; /* offset, length into uri          */
+  myc__event ev;         /* a reply travels to its requester as an event  */
+  struct myc__slab *slab;
 };
 
 /* ==== Pool (pool.c) ==================================================== */
@@ -497,6 +498,8 @@ bool myc__pending_expire(myc_kernel *k, myc__pending *p, int status);
 void myc__answer_all(myc_kernel *k, int status);
 /* Wake every sender blocked on a full queue (shutdown). */
 void myc__wake_blocked(myc_kernel *k);
+/* Drop what a subsystem that will not run again still has queued. */
+void myc__sweep(myc_ctx *s);
 
 /* sched.c */
 extern _Thread_local myc_kernel *myc__tls_runner; /* kernel this thread runs */

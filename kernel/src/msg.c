@@ -24,18 +24,16 @@ static bool check(const myc_msg *m, const char *what) {
 
 /* ==== Filling ========================================================== */
 
-static inline bool verb_char(char c) {
-  unsigned char u = (unsigned char)c;
-  return (unsigned char)((u | 0x20) - 'a') < 26 || (unsigned char)(u - '0') < 10 || u == '_' ||
-         u == '-';
-}
+/* Verb characters: letters, digits, '_' and '-'. */
+static const unsigned char verb_ok[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['_'] = 1, ['-'] = 1};
 
 static int set_verb(myc_msg *m, const char *verb) {
   size_t i = 0;
   if (!verb) verb = "";
-  for (; verb[i]; i++) {
-    if (i >= MYC__VERB_MAX - 1 || !verb_char(verb[i])) return MYC_EINVAL;
-    m->verb[i] = verb[i];
+  for (unsigned char c; (c = (unsigned char)verb[i]) != 0; i++) {
+    if (MYC__UNLIKELY(!verb_ok[c] || i >= MYC__VERB_MAX - 1)) return MYC_EINVAL;
+    m->verb[i] = (char)c;
   }
   m->verb[i] = '\0';
   return 0;
@@ -54,10 +52,13 @@ static int set_uri(myc_msg *m, const char *uri) {
     len = strnlen(uri, max + 1);
     if (len > max) return MYC_ETOOBIG;
     if (myc__uri_parse(uri, len, &u) < 0) return MYC_EURI;
-    char *dst = malloc(len + 1);
-    if (!dst) return MYC_ENOMEM;
-    memcpy(dst, uri, len + 1);
-    m->flags |= MYC__F_HEAP_URI;
+    char *dst = m->uri_inline;
+    if (len >= MYC__URI_INLINE) {
+      if (!(dst = malloc(len + 1))) return MYC_ENOMEM;
+      m->flags |= MYC__F_HEAP_URI;
+    }
+    memcpy(dst, uri, len);
+    dst[len] = '\0';
     m->uri = dst;
   } else {
     m->uri = m->uri_inline;

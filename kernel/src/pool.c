@@ -31,7 +31,7 @@
 #define MYC__SLAB_MSGS 64
 #define MYC__ID_BLOCK 1024
 #define MYC__PAYLOAD_OFF offsetof(myc_msg, uri_inline)
-#define MYC__PAYLOAD_LEN (sizeof(myc_msg) - MYC__PAYLOAD_OFF)
+#define MYC__PAYLOAD_LEN (offsetof(myc_msg, params) - MYC__PAYLOAD_OFF) /* URI and body */
 
 /* Generation 0 marks a message grown on demand that nobody used yet: its
  * first acquisition is a creation, not a reuse. Warmed-up messages start
