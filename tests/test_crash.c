@@ -117,6 +117,30 @@ static void test_abort_in_handler(void **state) {
   free(err);
 }
 
+/* A crash in a reply callback names the request the reply answers. */
+static void test_segv_in_reply_callback(void **state) {
+  char *err = NULL;
+  int st = run_crashing("crashy://crash_reply", &err);
+  assert_true(WIFSIGNALED(st));
+  assert_int_equal(WTERMSIG(st), SIGSEGV);
+  if (!strstr(err, "in plugin 'crashy' (" MYC_TEST_BAD_PLUGIN_DIR
+                   "/myc_h_faulty.so) while handling the reply to GET 'crashy://report'\n"))
+    fail_msg("unexpected report:\n%s", err);
+  free(err);
+}
+
+/* A crash in a timer callback: the plugin, and no message. */
+static void test_segv_in_timer(void **state) {
+  char *err = NULL;
+  int st = run_crashing("crashy://crash_timer", &err);
+  assert_true(WIFSIGNALED(st));
+  assert_int_equal(WTERMSIG(st), SIGSEGV);
+  if (!strstr(err, "at address 0x0 in plugin 'crashy' (" MYC_TEST_BAD_PLUGIN_DIR
+                   "/myc_h_faulty.so) in a timer or I/O callback\n"))
+    fail_msg("unexpected report:\n%s", err);
+  free(err);
+}
+
 /* A plugin that does not crash: nothing is reported, clean exit on
  * SIGTERM as before. */
 static void test_no_crash_no_report(void **state) {
@@ -143,6 +167,8 @@ int main(void) {
       cmocka_unit_test(test_segv_in_handler),
       cmocka_unit_test(test_stack_overflow),
       cmocka_unit_test(test_abort_in_handler),
+      cmocka_unit_test(test_segv_in_reply_callback),
+      cmocka_unit_test(test_segv_in_timer),
       cmocka_unit_test(test_no_crash_no_report),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,6 +326,56 @@ static void walk(int sticky) {
 }
 #endif
 
+#ifdef FAULTS_INTERPOSE
+/* The config alone, with every kind of value: parse, deep copy (as the
+ * kernel does) and incremental set, failing each allocation in turn. */
+static void config_walk(int sticky) {
+  static const char ini[] =
+      "[kernel]\nplugin_dir = /tmp\npool_size = 100\noverflow = drop_oldest\n"
+      "[plugin a]\npath = x.so\nschemes = s1, s2, s3, s4, s5, s6\n"
+      "allow_send = s1, s2, s3, s4, s5\nkey1 = v1\nkey2 = v2\n"
+      "[plugin b]\nenabled = no\nschemes = s1\nqueue_capacity = 8\n";
+  long steps = 0;
+  for (long n = 1;; n++, steps++) {
+    long base = atomic_load(&live_blocks);
+    myc_config *c = NULL, *d = NULL;
+    char *err = NULL;
+    arm(n, sticky);
+    int rc = myc_config_parse(ini, "walk.ini", &c, &err);
+    if (rc == 0) {
+      d = myc__config_dup(c);
+      rc = myc_config_set(c, "plugin c", "allow_send", "s1, s2, s3, s4, s5, s6", &err);
+      if (rc < 0) assert_int_equal(rc, MYC_ENOMEM);
+      if (rc == 0) rc = myc_config_set(c, "plugin a", "schemes", "t1, t2", &err);
+      if (rc < 0) assert_int_equal(rc, MYC_ENOMEM);
+    } else {
+      assert_int_equal(rc, MYC_ENOMEM);
+      assert_null(c);
+    }
+    int hit = atomic_load(&fault_hit);
+    disarm();
+    if (!sticky && rc < 0) assert_non_null(err);
+    free(err);
+    myc_config_free(d);
+    myc_config_free(c);
+    assert_int_equal(atomic_load(&live_blocks), base);
+    if (!hit) break;
+  }
+  print_message("config walk (%s): %ld allocations\n", sticky ? "sticky" : "once", steps);
+  assert_true(steps > 20);
+}
+#endif
+
+/* Config parse, copy and set under every allocation failure. */
+static void test_alloc_fail_config(void **state) {
+#ifdef FAULTS_INTERPOSE
+  config_walk(0);
+  config_walk(1);
+#else
+  skip();
+#endif
+}
+
 /* Fail each allocation once. (Sanitizer builds, whose allocator cannot
  * be replaced, run the life once without faults.) */
 static void test_alloc_fail_once(void **state) {
@@ -570,6 +620,7 @@ int main(void) {
       cmocka_unit_test(test_send_noroute),
       cmocka_unit_test(test_forward_and_late_register),
       cmocka_unit_test(test_bad_reply_arguments),
+      cmocka_unit_test(test_alloc_fail_config),
       cmocka_unit_test(test_alloc_fail_once),
       cmocka_unit_test(test_alloc_fail_sticky),
   };

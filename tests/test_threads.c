@@ -729,6 +729,14 @@ static void shutdown_case(enum mode m, bool by_signal) {
   }
   assert_int_equal(log_calls(&l), 1);
   assert_int_equal(l.others, 1);
+  if (!myc__idle(k)) {
+    print_error("not idle: runq %u busy %u\n", atomic_load(&k->runq_len), atomic_load(&k->busy));
+    for (unsigned i = 0; i < k->nsubs; i++)
+      print_error("  %s: inbox %p tail %lu head %lu sched %d\n", k->subs[i]->name,
+                  (void *)atomic_load(&k->subs[i]->inbox), (unsigned long)atomic_load(&k->subs[i]->ring.tail),
+                  (unsigned long)atomic_load(&k->subs[i]->ring.head), atomic_load(&k->subs[i]->scheduled));
+    print_error("  host inbox %p\n", (void *)atomic_load(&k->host->inbox));
+  }
   assert_true(myc__idle(k));
   assert_int_equal(k->nstarted, 0);
   assert_accounted(k);

@@ -27,6 +27,10 @@
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 #define N_CRASH_SIGNALS (sizeof(crash_signals) / sizeof(crash_signals[0]))
 
+#ifdef MYC_COVERAGE
+void __gcov_dump(void);
+#endif
+
 static char crash_stack[CRASH_ALTSTACK] __attribute__((aligned(64)));
 static _Atomic int crash_installed;
 
@@ -116,14 +120,18 @@ static void describe(crash_line *l) {
     put_str(l, ")", 1);
   }
   if (!m) {
-    put_str(l, " outside any message (a timer, I/O or reply callback)", 64);
+    put_str(l, " in a timer or I/O callback", 64);
     return;
   }
   if (m->magic != MYC__MAGIC_LIVE || !m->uri) {
     put_str(l, " while handling a message already released", 64);
     return;
   }
-  put_str(l, " while handling ", 16);
+  /* A reply carries its request's verb and URI. */
+  if (m->kind == MYC_KIND_REPLY || m->kind == MYC_KIND_ERROR)
+    put_str(l, " while handling the reply to ", 32);
+  else
+    put_str(l, " while handling ", 16);
   put_str(l, m->verb, sizeof(m->verb));
   put_str(l, " '", 2);
   size_t n = m->uri_len;
@@ -150,6 +158,11 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx) {
   l.buf[l.len++] = '\n';
   write_all(l.buf, l.len);
 
+#ifdef MYC_COVERAGE
+  /* Coverage builds only: a process killed by a signal never writes its
+   * counters, so the crash tests would show this file as unrun. */
+  __gcov_dump();
+#endif
   /* SA_RESETHAND already restored the default action (so a fault in the
    * lines above kills at once); unblock and raise to die by it. */
   sigset_t set;

@@ -162,6 +162,8 @@ struct myc__ring {
 int myc__ring_init(myc__ring *r, uint32_t capacity);
 void myc__ring_destroy(myc__ring *r);
 bool myc__ring_push(myc__ring *r, myc_msg *m);
+/* Append up to n messages with one claim; returns how many (0: full). */
+unsigned myc__ring_push_many(myc__ring *r, myc_msg *const *msgs, unsigned n);
 myc_msg *myc__ring_pop(myc__ring *r);
 /* Pop up to max messages into out[]; returns how many. */
 unsigned myc__ring_pop_many(myc__ring *r, myc_msg **out, unsigned max);
@@ -516,8 +518,14 @@ void myc__check_timeouts(myc_kernel *k);
 int myc__workers_start(myc_kernel *k);
 void myc__workers_join(myc_kernel *k);
 bool myc__idle(myc_kernel *k);
-/* Spin up to MYC__SPIN_NS while `*word` is zero; true if it became
- * non-zero. Cheap on an idle machine, bounded on a busy one. */
+/* Bounded busy-waiting: a few microseconds of pauses, then yields, then
+ * give up (after MYC__SPIN_NS) so the caller can sleep. */
+typedef struct myc__spin {
+  uint64_t start;
+  unsigned n;
+} myc__spin;
+bool myc__spin_more(myc__spin *sp);
+/* Spin while `*word` is zero; true if it became non-zero. */
 bool myc__spin_until(const _Atomic unsigned *word, const _Atomic int *stop);
 /* Sleep until *word != val, a wake, or deadline_ns (0: no deadline). */
 void myc__futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t deadline_ns);

@@ -395,6 +395,10 @@ static void shutdown_now(myc_kernel *k) {
   myc__answer_all(k, MYC_ESHUTDOWN);
   drain(k);
   atomic_store(&k->phase, MYC__PHASE_DONE);
+  /* Sends that passed their checks before DONE may still land: they are
+   * swept here or by the sender itself (see myc__route_and_push). */
+  for (unsigned i = 0; i < k->nsubs; i++) myc__sweep(k->subs[i]);
+  myc__sweep(k->kern);
   myc__wake_blocked(k);
 }
 

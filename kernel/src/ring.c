@@ -60,6 +60,32 @@ bool myc__ring_push(myc__ring *r, myc_msg *m) {
   }
 }
 
+/* Append up to n messages in order with one claim. Returns how many were
+ * appended: 0 when the ring is full, fewer than n when it fills up. */
+unsigned myc__ring_push_many(myc__ring *r, myc_msg *const *msgs, unsigned n) {
+  uint64_t pos = atomic_load_explicit(&r->tail, RLX);
+  for (;;) {
+    unsigned k = 0;
+    while (k < n && atomic_load_explicit(&r->cells[(pos + k) & r->mask].seq, ACQ) == pos + k) k++;
+    if (k == 0) {
+      uint64_t seq = atomic_load_explicit(&r->cells[pos & r->mask].seq, ACQ);
+      if ((int64_t)(seq - pos) < 0) return 0; /* full */
+      pos = atomic_load_explicit(&r->tail, RLX);
+      continue;
+    }
+    /* The cells were free and nobody claimed pos: if tail is still pos,
+     * all k are ours. seq_cst as in myc__ring_push. */
+    if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + k, memory_order_seq_cst, RLX)) {
+      for (unsigned i = 0; i < k; i++) {
+        myc__cell *c = &r->cells[(pos + i) & r->mask];
+        c->msg = msgs[i];
+        atomic_store_explicit(&c->seq, pos + i + 1, REL);
+      }
+      return k;
+    }
+  }
+}
+
 /* Remove the oldest message, or return NULL when empty. */
 myc_msg *myc__ring_pop(myc__ring *r) {
   myc_msg *m;

@@ -19,6 +19,7 @@
  * sleeps on a condition variable; a sender signals it only if a worker
  * sleeps. An idle kernel therefore costs no CPU. */
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ _Thread_local myc_msg *myc__tls_msg;
 #define MYC__BATCH 32
 #define MYC__BUDGET 256     /* messages per turn: one flood cannot starve others */
 #define MYC__SPIN_NS 50000  /* how long an idle thread spins before sleeping     */
+#define MYC__PAUSE_NS 2000  /* ... of which it pauses without yielding the CPU  */
 
 /* ==== Waiting ========================================================== */
 
@@ -66,22 +68,34 @@ void myc__futex_wake(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
 }
 
-/* Spin while *word is zero, for at most MYC__SPIN_NS or until *stop is set.
- * Returns true when *word became non-zero. The clock is read every 64
- * pauses, so the bound holds whatever a pause costs on this CPU. */
+/* One step of a bounded wait: pause for the first few microseconds (a
+ * reply or a message from another core usually comes by then), then yield
+ * the CPU between looks, since on a busy machine the thread we wait for
+ * may need this very core; false once MYC__SPIN_NS have passed. */
+bool myc__spin_more(myc__spin *sp) {
+  if (sp->n < 16) { /* the clock is not free: skip it at first */
+    for (unsigned i = 0; i < 4u << (sp->n++ / 4); i++) CPU_RELAX();
+    return true;
+  }
+  uint64_t now = myc__now_ns();
+  if (!sp->start) sp->start = now;
+  uint64_t t = now - sp->start;
+  if (t >= MYC__SPIN_NS) return false;
+  if (t >= MYC__PAUSE_NS)
+    sched_yield();
+  else
+    for (unsigned i = 0; i < 32; i++) CPU_RELAX();
+  return true;
+}
+
+/* Spin while *word is zero (see myc__spin_more) or until *stop is set.
+ * Returns true when *word became non-zero. */
 bool myc__spin_until(const _Atomic unsigned *word, const _Atomic int *stop) {
-  uint64_t end = 0;
-  for (unsigned i = 1;; i++) {
-    if (atomic_load_explicit(word, RLX)) return true;
+  myc__spin sp = {0, 0};
+  for (;;) {
+    if (atomic_load_explicit(word, memory_order_acquire)) return true;
     if (stop && atomic_load_explicit(stop, RLX)) return false;
-    CPU_RELAX();
-    if ((i & 63) == 0) {
-      uint64_t now = myc__now_ns();
-      if (!end)
-        end = now + MYC__SPIN_NS;
-      else if (now >= end)
-        return false;
-    }
+    if (!myc__spin_more(&sp)) return false;
   }
 }
 
@@ -139,6 +153,7 @@ static bool has_work(myc_ctx *s) {
 static bool ready_soon(myc_ctx *s) {
   if (atomic_load_explicit(&s->inbox, RLX)) return true;
   myc__ring *r = &s->ring;
+  if (!r->cells) return false; /* the host context has an inbox only */
   uint64_t h = atomic_load_explicit(&r->head, RLX);
   return atomic_load_explicit(&r->cells[h & r->mask].seq, memory_order_acquire) == h + 1;
 }
@@ -295,22 +310,15 @@ static myc_ctx *worker_next(myc_kernel *k) {
   return s;
 }
 
-/* Wait up to MYC__SPIN_NS for more work for `s` while no other subsystem
- * waits. True if work came. */
+/* Wait briefly for more work for `s` while no other subsystem waits.
+ * True if work came. */
 static bool linger(myc_kernel *k, myc_ctx *s) {
-  uint64_t end = 0;
-  for (unsigned i = 1;; i++) {
+  myc__spin sp = {0, 0};
+  for (;;) {
     if (ready_soon(s)) return true;
     if (atomic_load_explicit(&k->runq_len, RLX) || atomic_load_explicit(&k->workers_stop, RLX))
       return false;
-    CPU_RELAX();
-    if ((i & 63) == 0) {
-      uint64_t now = myc__now_ns();
-      if (!end)
-        end = now + MYC__SPIN_NS;
-      else if (now >= end)
-        return false;
-    }
+    if (!myc__spin_more(&sp)) return false;
   }
 }
 
@@ -378,11 +386,12 @@ void myc__workers_join(myc_kernel *k) {
   atomic_store(&k->threaded, 0);
 }
 
-/* True when no subsystem has work and no worker is inside one. A snapshot:
- * with workers running it can be briefly wrong, so shutdown joins the
- * workers and then drains once more on its own thread. */
+/* True when no subsystem has work and no worker is inside one. The run
+ * queue is not consulted: an entry whose work was swept at shutdown is
+ * no work. A snapshot: with workers running it can be briefly wrong, so
+ * shutdown joins the workers and then drains once more on its own thread. */
 bool myc__idle(myc_kernel *k) {
-  if (atomic_load(&k->runq_len) || atomic_load(&k->busy)) return false;
+  if (atomic_load(&k->busy)) return false;
   for (unsigned i = 0; i < k->nsubs; i++)
     if (has_work(k->subs[i])) return false;
   return !has_work(k->host) && !has_work(k->kern);

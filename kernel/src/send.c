@@ -5,6 +5,7 @@
  * the ring's tail) or as a rejection (counted here). Every pushed message
  * ends as handled, as a handler error, or as dropped with an error reply,
  * so at rest sent = handled + errored + rejected. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,11 @@ static int block_push(myc_ctx *s, myc_msg *m) {
   if (myc__tls_runner == k) return MYC_EDEADLK;
   uint64_t deadline = myc__now_ns() + (uint64_t)s->block_timeout_ms * 1000000ull;
   int rc;
+  /* The runner usually makes room within microseconds: wait for it
+   * without a system call first. */
+  myc__spin sp = {0, 0};
+  while (myc__spin_more(&sp))
+    if (myc__ring_push(&s->ring, m)) return 0;
   atomic_fetch_add(&s->blocked, 1);
   for (;;) {
     uint32_t seq = atomic_load(&s->room_seq);
@@ -94,47 +100,105 @@ void myc__wake_blocked(myc_kernel *k) {
   }
 }
 
-/* Route m (already filled, sender set) and queue it. On failure m is
- * untouched and still the caller's. */
-int myc__route_and_push(myc_ctx *from, myc_msg *m) {
+/* Check that `from` may send now, then find m's subsystem and route.
+ * Returns the subsystem, or NULL with the (counted) rejection in *rc; m is
+ * then untouched. */
+static inline __attribute__((always_inline)) myc_ctx *route(myc_ctx *from, myc_msg *m, int *rc) {
   myc_kernel *k = from->k;
   int phase = atomic_load_explicit(&k->phase, memory_order_relaxed);
-  if (MYC__UNLIKELY(phase < MYC__PHASE_READY)) return reject(k, NULL, MYC_ESTATE);
+  if (MYC__UNLIKELY(phase < MYC__PHASE_READY)) return *rc = reject(k, NULL, MYC_ESTATE), NULL;
   if (MYC__UNLIKELY(phase >= MYC__PHASE_DONE ||
                     (from == k->host && atomic_load_explicit(&k->stop_requested, memory_order_relaxed))))
-    return reject(k, NULL, MYC_ESHUTDOWN);
+    return *rc = reject(k, NULL, MYC_ESHUTDOWN), NULL;
 
   const char *scheme = m->uri;
   size_t slen = (size_t)m->path_off - 3;
   myc_ctx *s = myc__router_find_padded(&k->router, scheme, slen);
-  if (MYC__UNLIKELY(!s)) return reject(k, NULL, MYC_ENOROUTE);
+  if (MYC__UNLIKELY(!s)) return *rc = reject(k, NULL, MYC_ENOROUTE), NULL;
   if (MYC__UNLIKELY(from->allow_send != NULL) && !allowed(from, scheme, slen))
-    return reject(k, s, MYC_EPERM);
+    return *rc = reject(k, s, MYC_EPERM), NULL;
   if (s->routes) {
     m->route = myc__rtree_match(s->routes, m->uri, m->uri + m->path_off, m->path_len,
                                 m->params, &m->nparams);
-    if (MYC__UNLIKELY(!m->route)) return reject(k, s, MYC_ENOROUTE);
+    if (MYC__UNLIKELY(!m->route)) return *rc = reject(k, s, MYC_ENOROUTE), NULL;
   }
   m->target = s;
   m->ts = atomic_load_explicit(&k->now_ns, memory_order_relaxed);
   m->flags |= MYC__F_KERNEL;
-  if (MYC__UNLIKELY(!myc__ring_push(&s->ring, m))) {
-    int rc = MYC_EFULL;
-    if (s->overflow == MYC__OVF_DROP_OLDEST) {
-      do drop_oldest(s);
-      while (!myc__ring_push(&s->ring, m));
-      rc = 0;
-    } else if (s->overflow == MYC__OVF_BLOCK) {
-      rc = block_push(s, m);
-    }
-    if (rc < 0) {
-      m->flags &= (uint8_t)~MYC__F_KERNEL;
-      m->target = NULL;
-      return reject(k, s, rc);
-    }
+  return s;
+}
+
+/* Undo route(): m goes back to its owner unsent and uncounted. */
+static void unroute(myc_msg *m) {
+  m->flags &= (uint8_t)~MYC__F_KERNEL;
+  m->target = NULL;
+}
+
+/* The ring of s is full: apply its overflow policy to m. */
+static int overflow(myc_ctx *s, myc_msg *m) {
+  int rc = MYC_EFULL;
+  if (s->overflow == MYC__OVF_DROP_OLDEST) {
+    do drop_oldest(s);
+    while (!myc__ring_push(&s->ring, m));
+    rc = 0;
+  } else if (s->overflow == MYC__OVF_BLOCK) {
+    rc = block_push(s, m);
   }
-  myc__schedule(k, s);
+  if (rc < 0) {
+    unroute(m);
+    return reject(s->k, s, rc);
+  }
   return 0;
+}
+
+/* After a successful push: make sure s runs. If the push raced with the
+ * end of shutdown, nobody will run s again: take back what is queued (see
+ * myc__sweep). The push and the sweep after phase = DONE are both
+ * sequentially consistent, so one of the two sees the other. */
+static inline __attribute__((always_inline)) void queued(myc_kernel *k, myc_ctx *s) {
+  myc__schedule(k, s);
+  if (MYC__UNLIKELY(atomic_load(&k->phase) >= MYC__PHASE_DONE)) myc__sweep(s);
+}
+
+/* Route m (already filled, sender set) and queue it. On failure m is
+ * untouched and still the caller's. */
+int myc__route_and_push(myc_ctx *from, myc_msg *m) {
+  int rc;
+  myc_ctx *s = route(from, m, &rc);
+  if (MYC__UNLIKELY(!s)) return rc;
+  if (MYC__UNLIKELY(!myc__ring_push(&s->ring, m)) && (rc = overflow(s, m)) < 0) return rc;
+  queued(from->k, s);
+  return 0;
+}
+
+/* Queue run[0..n), all routed to s: one claim for what fits, then the
+ * overflow policy one message at a time. Returns how many were queued; on
+ * a refusal sets *rc and hands the rest back unrouted. */
+static unsigned enqueue_run(myc_ctx *s, myc_msg *const *run, unsigned n, int *rc) {
+  unsigned q = myc__ring_push_many(&s->ring, run, n);
+  while (q < n) {
+    int r = overflow(s, run[q]);
+    if (r < 0) {
+      *rc = r;
+      for (unsigned i = q + 1; i < n; i++) unroute(run[i]);
+      break;
+    }
+    q++;
+  }
+  if (q) queued(s->k, s);
+  return q;
+}
+
+/* Empty the queue of a subsystem that will not run again (the kernel is
+ * done): each message counts as dropped, a request gets MYC_ESHUTDOWN. */
+void myc__sweep(myc_ctx *s) {
+  myc_msg *m;
+  while ((m = myc__ring_pop(&s->ring))) {
+    MYC__ADD(s->dropped, 1);
+    static const char why[] = "the kernel shut down before this message was handled";
+    myc__deliver_reply(m, MYC_ESHUTDOWN, why, sizeof(why) - 1, MYC_KIND_ERROR);
+    myc__msg_unref(m);
+  }
 }
 
 /* ==== The public send calls =========================================== */
@@ -147,6 +211,45 @@ int myc_send(myc_ctx *ctx, myc_msg *m) {
   }
   m->sender = ctx;
   return myc__route_and_push(ctx, m);
+}
+
+/* Send msgs[0..n) in order. Messages bound for the same subsystem one
+ * after another are queued with a single claim on its ring and a single
+ * wake-up. Returns how many were sent, from the front (the rest are still
+ * the caller's), or the error of the first if none was. */
+int myc_send_batch(myc_ctx *ctx, myc_msg *const *msgs, unsigned n) {
+  if (!ctx || (n && !msgs) || n > INT32_MAX) return MYC_EINVAL;
+  myc_kernel *k = ctx->k;
+  unsigned done = 0;
+  while (done < n) {
+    myc_ctx *s = NULL;
+    unsigned end = done;
+    int rc = 0;
+    for (; end < n; end++) {
+      myc_msg *m = msgs[end];
+      if (!m || m->magic != MYC__MAGIC_LIVE || (m->flags & MYC__F_KERNEL)) {
+        if (m && m->magic == MYC__MAGIC_FREE) myc__bad_msg(k, m, "send");
+        rc = reject(k, NULL, m ? MYC_EBADMSG : MYC_EINVAL);
+        break;
+      }
+      m->sender = ctx;
+      myc_ctx *t = route(ctx, m, &rc);
+      if (!t) break;
+      if (s && t != s) { /* the next run starts here */
+        unroute(m);
+        break;
+      }
+      s = t;
+    }
+    if (end > done) {
+      int qrc = 0;
+      unsigned q = enqueue_run(s, msgs + done, end - done, &qrc);
+      done += q;
+      if (qrc < 0) return done ? (int)done : qrc;
+    }
+    if (rc < 0) return done ? (int)done : rc;
+  }
+  return (int)done;
 }
 
 int myc_send_pooled(myc_ctx *ctx, const char *verb, const char *uri,

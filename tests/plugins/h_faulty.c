@@ -117,7 +117,7 @@ static int bad_replies(faulty *f, myc_msg *msg) {
 
 /* Die of a NULL dereference (no sanitizer may catch it first). */
 NO_SANITIZE static int crash_null(void) {
-  volatile int *p = NULL;
+  int *volatile p = NULL; /* opaque to the optimiser: the store happens */
   *p = 42;
   return *p;
 }
@@ -130,6 +130,17 @@ NO_SANITIZE static int crash_overflow(int depth) {
   pad[0] = (char)depth;
   if (depth == overflow_limit) return 0;
   return crash_overflow(depth + 1) + pad[0];
+}
+
+/* A reply callback and a timer that crash. */
+static void crash_reply_cb(void *udata, myc_msg *reply) {
+  (void)udata, (void)reply;
+  crash_null();
+}
+
+static void crash_timer_cb(void *udata) {
+  (void)udata;
+  crash_null();
 }
 
 /* ==== Callbacks ======================================================== */
@@ -240,6 +251,19 @@ static int faulty_handle(void *state, myc_msg *msg, const myc_match *m) {
   }
   if (strcmp(path, "badreply") == 0) return bad_replies(f, msg);
   if (strcmp(path, "crash") == 0) return crash_null();
+  if (strcmp(path, "crash_reply") == 0 || strcmp(path, "crash_timer") == 0) {
+    if (path[6] == 't') return H->timer_start(f->ctx, 0, 0, crash_timer_cb, f, &f->timer);
+    /* Ask ourselves for a report; the callback crashes on the answer. */
+    size_t ulen = 0;
+    const char *uri = H->msg_uri(msg, &ulen);
+    char to[300];
+    size_t sl = (size_t)(strstr(uri, "://") - uri);
+    snprintf(to, sizeof(to), "%.*s://report", (int)sl, uri);
+    myc_msg *q = NULL;
+    int rc = H->msg_new(f->ctx, "GET", to, NULL, 0, &q);
+    if (rc == 0 && (rc = H->request(f->ctx, q, 0, crash_reply_cb, f)) < 0) H->msg_release(q);
+    return rc;
+  }
   if (strcmp(path, "overflow") == 0) return crash_overflow(0);
   if (strcmp(path, "abort") == 0) abort();
   return MYC_ENOROUTE;
@@ -260,7 +284,8 @@ static const myc_plugin faulty_plugin = {
     MYC_PLUGIN_HEADER,
     .name = "h_faulty",
     .version = "1.0.0",
-    .description = "misbehaves on purpose, for the hardening tests",
+    /* Quotes, a backslash and a tab: kernel://plugins must escape them. */
+    .description = "misbehaves \"on purpose\" \\ for the\thardening tests",
     .schemes = faulty_schemes,
     .config = faulty_config,
     .init = faulty_init,

@@ -112,6 +112,11 @@ int myc_msg_release(myc_msg *m);
 /* Send a message the caller owns: success moves it to the kernel, failure
  * leaves it with the caller. */
 int myc_send(myc_ctx *ctx, myc_msg *m);
+/* Send msgs[0..n) (all the caller's) in order: messages bound for one
+ * subsystem one after another are queued with a single claim on its queue.
+ * Returns how many were sent, counting from the front (the rest are still
+ * the caller's), or the error of the first message if none was sent. */
+int myc_send_batch(myc_ctx *ctx, myc_msg *const *msgs, unsigned n);
 /* Pooled send: no message to manage. Failure is counted as rejected. */
 int myc_send_pooled(myc_ctx *ctx, const char *verb, const char *uri,
                     const void *body, size_t len);
