@@ -367,6 +367,7 @@ typedef struct myc__pending {
   bool linked;               /* in pend_list (under pend_mu)               */
   myc_msg *reply;            /* acquired up front: a reply cannot fail     */
   _Atomic int answered;      /* claimed by exactly one answer              */
+  _Atomic int armed;         /* the request was queued: scans may answer   */
   _Atomic int refs;          /* request side + answer side (+ a scanner)   */
   _Atomic uint32_t done;     /* myc_call: futex word, 1 once reply is set  */
   _Atomic int waiting;       /* myc_call: MYC__WAIT_* (how it sleeps)      */

@@ -410,6 +410,7 @@ int myc_kernel_run(myc_kernel *k) {
   /* A thread inside myc_call or a blocked send may drive the loop right
    * now; it hands over when it sees loop_active. */
   atomic_store(&k->loop_active, 1);
+  myc__loop_wake(&k->loop); /* a driver asleep in the loop: look up */
   myc_kernel *saved = NULL;
   while (!loop_enter(k, &saved)) {
     struct timespec ts = {0, 100000};

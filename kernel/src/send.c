@@ -278,17 +278,6 @@ int myc_send_pooled(myc_ctx *ctx, const char *verb, const char *uri,
  * stays in k->pend_list until its last reference goes, so the timeout scan
  * and shutdown can find every request still waiting. */
 
-/* Take a pending record from the free list or the heap, zeroed. */
-static myc__pending *pending_new(myc_kernel *k) {
-  pthread_mutex_lock(&k->pend_mu);
-  myc__pending *p = k->pend_free;
-  if (p) k->pend_free = p->next;
-  pthread_mutex_unlock(&k->pend_mu);
-  if (!p) p = malloc(sizeof(*p));
-  if (p) memset(p, 0, sizeof(*p));
-  return p;
-}
-
 static void pend_unlink(myc__pending *p) {
   p->prev->next = p->next;
   p->next->prev = p->prev;
@@ -306,23 +295,35 @@ void myc__pending_unref(myc_kernel *k, myc__pending *p) {
   pthread_mutex_unlock(&k->pend_mu);
 }
 
-/* Link p into the pending list. An asynchronous request whose deadline is
- * the earliest one wakes the loop, which may sleep past it otherwise. */
-static void pend_link(myc_kernel *k, myc__pending *p) {
-  bool earlier = false;
+/* A pending record made from `tmpl`, from the free list (or the heap),
+ * linked into the pending list: one lock for both. An asynchronous request
+ * whose deadline is the earliest one wakes the loop, which may sleep past
+ * it otherwise. NULL when out of memory. */
+static myc__pending *pend_open(myc_kernel *k, const myc__pending *tmpl) {
   pthread_mutex_lock(&k->pend_mu);
+  myc__pending *p = k->pend_free;
+  if (p) {
+    k->pend_free = p->next;
+  } else {
+    pthread_mutex_unlock(&k->pend_mu);
+    if (!(p = malloc(sizeof(*p)))) return NULL;
+    pthread_mutex_lock(&k->pend_mu);
+  }
+  *p = *tmpl;
   myc__pending *h = &k->pend_list;
   p->next = h;
   p->prev = h->prev;
   h->prev->next = p;
   h->prev = p;
   p->linked = true;
+  bool earlier = false;
   if (p->fn && p->deadline_ns < atomic_load_explicit(&k->pend_min, memory_order_relaxed)) {
     atomic_store_explicit(&k->pend_min, p->deadline_ns, memory_order_relaxed);
     earlier = true;
   }
   pthread_mutex_unlock(&k->pend_mu);
   if (earlier) myc__loop_wake(&k->loop);
+  return p;
 }
 
 /* Prepare the reply of request m in advance: it echoes the request's URI
@@ -359,25 +360,28 @@ static int request_start(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms, myc_repl
     if (m && m->magic == MYC__MAGIC_FREE) myc__bad_msg(k, m, "send as a request");
     return reject(k, NULL, m ? MYC_EBADMSG : MYC_EINVAL);
   }
-  myc__pending *p = pending_new(k);
-  myc_msg *r = p ? reply_new(k, m) : NULL;
-  if (!r) {
-    free(p);
+  myc_msg *r = reply_new(k, m);
+  if (!r) return reject(k, NULL, MYC_ENOMEM);
+  if (!timeout_ms) timeout_ms = k->cfg->request_timeout_ms;
+  /* Three references: the request side, the answer side, and ours until
+   * the request is armed (queued). The timeout scan and shutdown leave an
+   * unarmed record alone, so a send that fails can take it back whole. */
+  myc__pending tmpl = {.requester = ctx,
+                       .fn = fn,
+                       .udata = udata,
+                       .req_id = m->id,
+                       .timeout_ms = timeout_ms,
+                       .deadline_ns = myc__now_ns() + (uint64_t)timeout_ms * 1000000ull,
+                       .reply = r,
+                       .refs = 3};
+  myc__pending *p = pend_open(k, &tmpl);
+  if (!p) {
+    myc__pool_release(k, r);
     return reject(k, NULL, MYC_ENOMEM);
   }
-  if (!timeout_ms) timeout_ms = k->cfg->request_timeout_ms;
-  p->requester = ctx;
-  p->fn = fn;
-  p->udata = udata;
-  p->req_id = m->id;
-  p->timeout_ms = timeout_ms;
-  p->deadline_ns = myc__now_ns() + (uint64_t)timeout_ms * 1000000ull;
-  p->reply = r;
-  atomic_store_explicit(&p->refs, 2, memory_order_relaxed);
   m->sender = ctx;
   m->pending = p;
   m->flags |= MYC__F_REQUEST;
-  pend_link(k, p);
 
   int rc = myc__route_and_push(ctx, m);
   if (rc < 0) {
@@ -389,7 +393,9 @@ static int request_start(myc_ctx *ctx, myc_msg *m, uint32_t timeout_ms, myc_repl
     myc__pending_unref(k, p);
     return rc;
   }
+  atomic_store(&p->armed, 1);
   if (out) *out = p;
+  myc__pending_unref(k, p);
   return 0;
 }
 
@@ -523,9 +529,10 @@ static void expire_where(myc_kernel *k, int status, uint64_t now, bool all) {
   pthread_mutex_lock(&k->pend_mu);
   for (myc__pending *p = k->pend_list.next; p != &k->pend_list; p = p->next) {
     if (atomic_load_explicit(&p->answered, memory_order_relaxed)) continue;
-    /* myc_call threads time out by themselves. */
+    /* myc_call threads time out by themselves; a request still being
+     * sent (unarmed) is left to its sender until it is queued. */
     bool hit = all || (p->fn && p->deadline_ns <= now);
-    if (!hit) {
+    if (!hit || !atomic_load(&p->armed)) {
       if (p->fn && p->deadline_ns < min) min = p->deadline_ns;
       continue;
     }
