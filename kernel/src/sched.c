@@ -74,7 +74,7 @@ void myc__futex_wake(_Atomic uint32_t *word) {
  * may need this very core; false once MYC__SPIN_NS have passed. */
 bool myc__spin_more(myc__spin *sp) {
   CPU_RELAX(); /* some 10 to 50 ns on current x86 */
-  if (++sp->n & 31) return true; /* the clock is not free: look at it now and then */
+  if (++sp->n & 15) return true; /* the clock is not free: look at it now and then */
   uint64_t now = myc__now_ns();
   if (!sp->start) sp->start = now;
   uint64_t t = now - sp->start;
