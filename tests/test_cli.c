@@ -27,12 +27,6 @@
 
 /* ==== Helpers ========================================================== */
 
-/* Fail unless `hay` contains `needle`. */
-static void assert_has(const char *hay, const char *needle) {
-  if (!hay || !strstr(hay, needle))
-    fail_msg("expected to find \"%s\" in \"%s\"", needle, hay ? hay : "(null)");
-}
-
 /* Fail unless `s` starts with `prefix`. */
 static void assert_prefix(const char *s, const char *prefix) {
   if (!s || strncmp(s, prefix, strlen(prefix)) != 0)
@@ -47,80 +41,15 @@ static int count_lines(const char *s) {
   return n;
 }
 
-/* malloc'd printf. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-  char *s = NULL;
-  va_list ap;
-  va_start(ap, f);
-  assert_true(vasprintf(&s, f, ap) >= 0);
-  va_end(ap);
-  return s;
-}
-
-/* Write `text` to dir/name; returns the path (caller frees). */
-static char *write_file(const char *dir, const char *name, const char *text) {
-  char *path = fmt("%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
-
-/* The whole file ("" if missing), caller frees. */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  char *s = NULL;
-  size_t cap = 0;
-  if (getdelim(&s, &cap, '\0', f) < 0) {
-    free(s);
-    s = strdup("");
-  }
-  fclose(f);
-  return s;
-}
-
-/* Copy file `from` to `to` with mode `mode`. */
-static void copy_file(const char *from, const char *to, mode_t mode) {
-  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-  assert_non_null(in);
-  assert_non_null(out);
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
-  fclose(in);
-  assert_int_equal(fclose(out), 0);
-  assert_int_equal(chmod(to, mode), 0);
-}
-
-/* Like myc_test_run but from the working directory `cwd`. */
-static int run_at(const char *cwd, const char *args, const char *input, char **out, char **err) {
-  char *dir = myc_test_tmpdir();
-  char *in = write_file(dir, "in", input ? input : "");
-  char *o = fmt("%s/out", dir), *e = fmt("%s/err", dir);
-  char *cmd = fmt("cd '%s' && '%s' %s <'%s' >'%s' 2>'%s'", cwd, BIN, args, in, o, e);
-  int st = system(cmd);
-  *out = slurp(o);
-  *err = slurp(e);
-  myc_test_rmtree(dir);
-  free(cmd);
-  free(in);
-  free(o);
-  free(e);
-  free(dir);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* A config for a run: echo, kv logging to dir/kv.log, console. */
 static char *run_config(const char *dir) {
-  char *text = fmt("[kernel]\nplugin_dir = %s\nlog_level = warn\n"
-                   "[plugin echo]\n"
-                   "[plugin kv]\nfile = %s/kv.log\nfsync = never\n"
-                   "[plugin console]\n",
-                   MYC_TEST_PLUGIN_DIR, dir);
-  char *path = write_file(dir, "mycelia.ini", text);
+  char *text = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\nlog_level = warn\n"
+      "[plugin echo]\n"
+      "[plugin kv]\nfile = %s/kv.log\nfsync = never\n"
+      "[plugin console]\n",
+      MYC_TEST_PLUGIN_DIR, dir);
+  char *path = myc_test_write_text(dir, "mycelia.ini", text);
   free(text);
   return path;
 }
@@ -152,7 +81,8 @@ static void test_help(void **state) {
     assert_prefix(out, "usage: mycelia ");
     static const char *const words[] = {"-c", "--config", "--check", "--describe", "--version",
                                         "--help", "MYCELIA_CONFIG", "config/mycelia.ini"};
-    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) assert_has(out, words[w]);
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+      myc_test_assert_has(out, words[w]);
     assert_string_equal(err, "");
     free(out);
     free(err);
@@ -174,8 +104,8 @@ static void test_bad_usage(void **state) {
     char *out, *err;
     assert_int_equal(myc_test_run(cases[i].args, NULL, &out, &err), 2);
     assert_string_equal(out, "");
-    assert_has(err, cases[i].says);
-    assert_has(err, "usage: mycelia");
+    myc_test_assert_has(err, cases[i].says);
+    myc_test_assert_has(err, "usage: mycelia");
     free(out);
     free(err);
   }
@@ -187,14 +117,14 @@ static void test_bad_usage(void **state) {
  * build/plugins is this build's plugin folder. */
 static void test_check_shipped_config(void **state) {
   char *dir = myc_test_tmpdir();
-  char *build = fmt("%s/build", dir), *plugins = fmt("%s/build/plugins", dir);
+  char *build = myc_test_fmt("%s/build", dir), *plugins = myc_test_fmt("%s/build/plugins", dir);
   assert_int_equal(mkdir(build, 0755), 0);
   assert_int_equal(symlink(MYC_TEST_PLUGIN_DIR, plugins), 0);
-  char *args = fmt("--check -c '%s/config/mycelia.ini'", MYC_TEST_SOURCE_DIR);
+  char *args = myc_test_fmt("--check -c '%s/config/mycelia.ini'", MYC_TEST_SOURCE_DIR);
   char *out, *err;
-  int rc = run_at(dir, args, "PUT db://a/b c\n", &out, &err);
+  int rc = myc_test_run_at(dir, args, "PUT db://a/b c\n", &out, &err);
   if (rc != 0) fail_msg("exit %d: %s", rc, err);
-  char *want = fmt("%s/config/mycelia.ini: OK\n", MYC_TEST_SOURCE_DIR);
+  char *want = myc_test_fmt("%s/config/mycelia.ini: OK\n", MYC_TEST_SOURCE_DIR);
   assert_string_equal(out, want); /* the console did not run */
   free(want);
   free(out);
@@ -213,11 +143,11 @@ static void test_check_bad_fixtures(void **state) {
   assert_true(g.gl_pathc >= 10);
   for (size_t i = 0; i < g.gl_pathc; i++) {
     const char *rel = g.gl_pathv[i] + strlen(MYC_TEST_SOURCE_DIR) + 1;
-    char *args = fmt("--check -c %s", rel), *out, *err;
+    char *args = myc_test_fmt("--check -c %s", rel), *out, *err;
     int rc = myc_test_run(args, NULL, &out, &err);
     if (rc != 2) fail_msg("%s: exit %d, stderr: %s", rel, rc, err);
     assert_string_equal(out, "");
-    char *prefix = fmt("mycelia: %s:", rel);
+    char *prefix = myc_test_fmt("mycelia: %s:", rel);
     assert_prefix(err, prefix);
     const char *p = err + strlen(prefix);
     if (*p < '1' || *p > '9') fail_msg("%s: no line number: %s", rel, err);
@@ -279,14 +209,14 @@ static void test_check_plugin_errors(void **state) {
        "failure of 'f' (fail = true)"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char *text = fmt(cases[i].ini, MYC_TEST_PLUGIN_DIR);
-    char *path = write_file(dir, "broken.ini", text);
-    char *args = fmt("--check -c '%s'", path), *out, *err;
+    char *text = myc_test_fmt(cases[i].ini, MYC_TEST_PLUGIN_DIR);
+    char *path = myc_test_write_text(dir, "broken.ini", text);
+    char *args = myc_test_fmt("--check -c '%s'", path), *out, *err;
     assert_int_equal(myc_test_run(args, NULL, &out, &err), 2);
     assert_string_equal(out, "");
-    char *prefix = fmt("mycelia: %s:%d: ", path, cases[i].line);
+    char *prefix = myc_test_fmt("mycelia: %s:%d: ", path, cases[i].line);
     assert_prefix(err, prefix);
-    assert_has(err, cases[i].says);
+    myc_test_assert_has(err, cases[i].says);
     assert_int_equal(count_lines(err), 1);
     free(prefix);
     free(args);
@@ -309,8 +239,8 @@ static void test_missing_config(void **state) {
   free(err);
   /* default: config/mycelia.ini relative to the working directory */
   char *dir = myc_test_tmpdir();
-  assert_int_equal(run_at(dir, "--check", NULL, &out, &err), 2);
-  assert_has(err, "config/mycelia.ini: cannot open");
+  assert_int_equal(myc_test_run_at(dir, "--check", NULL, &out, &err), 2);
+  myc_test_assert_has(err, "config/mycelia.ini: cannot open");
   free(out);
   free(err);
   myc_test_rmtree(dir);
@@ -321,16 +251,16 @@ static void test_missing_config(void **state) {
  * is a run-time failure with exit 1. */
 static void test_start_failure(void **state) {
   char *dir = myc_test_tmpdir();
-  char *cfg = write_file(dir, "sf.ini",
-                         "[kernel]\nplugin_dir = " MYC_TEST_BAD_PLUGIN_DIR "\n"
-                         "[plugin good]\npath = myc_l_good.so\n"
-                         "[plugin sf]\npath = myc_l_startfail.so\n");
-  char *args = fmt("-c '%s' --check", cfg), *out, *err;
+  char *cfg = myc_test_write_text(dir, "sf.ini",
+                                  "[kernel]\nplugin_dir = " MYC_TEST_BAD_PLUGIN_DIR "\n"
+                                  "[plugin good]\npath = myc_l_good.so\n"
+                                  "[plugin sf]\npath = myc_l_startfail.so\n");
+  char *args = myc_test_fmt("-c '%s' --check", cfg), *out, *err;
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 0);
   free(out);
   free(err);
   free(args);
-  args = fmt("-c '%s'", cfg);
+  args = myc_test_fmt("-c '%s'", cfg);
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 1);
   assert_string_equal(err, "mycelia: plugin 'sf' (" MYC_TEST_BAD_PLUGIN_DIR
                            "/myc_l_startfail.so): start failed: input/output error\n");
@@ -348,12 +278,12 @@ static void test_start_failure(void **state) {
 static void test_env_config(void **state) {
   char *dir = myc_test_tmpdir();
   char *good = run_config(dir);
-  char *bad = write_file(dir, "bad.ini", "[kernel]\nworkers = lots\n");
+  char *bad = myc_test_write_text(dir, "bad.ini", "[kernel]\nworkers = lots\n");
   char *out, *err;
 
   assert_int_equal(setenv("MYCELIA_CONFIG", good, 1), 0);
   assert_int_equal(myc_test_run("--check", NULL, &out, &err), 0);
-  char *want = fmt("%s: OK\n", good);
+  char *want = myc_test_fmt("%s: OK\n", good);
   assert_string_equal(out, want);
   free(want);
   free(out);
@@ -366,14 +296,15 @@ static void test_env_config(void **state) {
 
   assert_int_equal(setenv("MYCELIA_CONFIG", bad, 1), 0);
   assert_int_equal(myc_test_run("--check", NULL, &out, &err), 2);
-  want = fmt("mycelia: %s:2: [kernel] workers = 'lots': expected an integer from 0 to 64\n", bad);
+  want = myc_test_fmt(
+      "mycelia: %s:2: [kernel] workers = 'lots': expected an integer from 0 to 64\n", bad);
   assert_string_equal(err, want);
   free(want);
   free(out);
   free(err);
 
   /* -c wins over the environment */
-  char *args = fmt("-c '%s' --check", good);
+  char *args = myc_test_fmt("-c '%s' --check", good);
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 0);
   free(args);
   free(out);
@@ -382,7 +313,7 @@ static void test_env_config(void **state) {
   /* --describe reads plugin_dir from $MYCELIA_CONFIG as well */
   assert_int_equal(setenv("MYCELIA_CONFIG", good, 1), 0);
   assert_int_equal(myc_test_run("--describe echo", NULL, &out, &err), 0);
-  assert_has(out, "file:    " MYC_TEST_PLUGIN_DIR "/myc_echo.so");
+  myc_test_assert_has(out, "file:    " MYC_TEST_PLUGIN_DIR "/myc_echo.so");
   free(out);
   free(err);
 
@@ -406,7 +337,7 @@ static const char *type_name(const myc_config_key *c) {
 static void test_describe_kv(void **state) {
   char *dir = myc_test_tmpdir();
   char *cfg = run_config(dir);
-  char *args = fmt("-c '%s' --describe kv", cfg), *out, *err;
+  char *args = myc_test_fmt("-c '%s' --describe kv", cfg), *out, *err;
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 0);
 
   void *h = dlopen(MYC_TEST_PLUGIN_DIR "/myc_kv.so", RTLD_NOW | RTLD_LOCAL);
@@ -417,23 +348,23 @@ static void test_describe_kv(void **state) {
   const myc_plugin *d = entry(myc_host_table());
   assert_non_null(d);
 
-  char *head = fmt("%s %s: %s\n", d->name, d->version, d->description);
+  char *head = myc_test_fmt("%s %s: %s\n", d->name, d->version, d->description);
   assert_prefix(out, head);
   free(head);
-  assert_has(out, "file:    " MYC_TEST_PLUGIN_DIR "/myc_kv.so\n");
-  assert_has(out, "schemes: db\n");
+  myc_test_assert_has(out, "file:    " MYC_TEST_PLUGIN_DIR "/myc_kv.so\n");
+  myc_test_assert_has(out, "schemes: db\n");
   int keys = 0;
   for (const myc_config_key *c = d->config; c && c->key; c++, keys++) {
     /* the line that describes c */
-    char *pat = fmt("\n  %s ", c->key);
+    char *pat = myc_test_fmt("\n  %s ", c->key);
     const char *line = strstr(out, pat);
     if (!line) fail_msg("--describe kv does not list '%s':\n%s", c->key, out);
     const char *end = strchr(line + 1, '\n');
     char *text = strndup(line + 1, (size_t)(end - line - 1));
-    assert_has(text, type_name(c));
-    if (c->type == MYC_CFG_ENUM) assert_has(text, c->choices);
-    assert_has(text, c->required ? "required" : c->def ? c->def : "(none)");
-    assert_has(text, c->help);
+    myc_test_assert_has(text, type_name(c));
+    if (c->type == MYC_CFG_ENUM) myc_test_assert_has(text, c->choices);
+    myc_test_assert_has(text, c->required ? "required" : c->def ? c->def : "(none)");
+    myc_test_assert_has(text, c->help);
     free(text);
     free(pat);
   }
@@ -448,10 +379,10 @@ static void test_describe_kv(void **state) {
                                 &err),
                    0);
   assert_prefix(out, "l_spec 1.2.3: plugin with a config spec of every type\n");
-  assert_has(out, "  mode ");
-  assert_has(out, "enum(fast|slow)");
-  assert_has(out, "  name ");
-  assert_has(out, "required");
+  myc_test_assert_has(out, "  mode ");
+  myc_test_assert_has(out, "enum(fast|slow)");
+  myc_test_assert_has(out, "  name ");
+  myc_test_assert_has(out, "required");
   free(out);
   free(err);
   myc_test_rmtree(dir);
@@ -463,10 +394,10 @@ static void test_describe_kv(void **state) {
 static void test_describe_errors(void **state) {
   char *dir = myc_test_tmpdir();
   char *cfg = run_config(dir);
-  char *args = fmt("-c '%s' --describe nosuch", cfg), *out, *err;
+  char *args = myc_test_fmt("-c '%s' --describe nosuch", cfg), *out, *err;
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 2);
   assert_string_equal(out, "");
-  assert_has(err, "plugin 'nosuch' (" MYC_TEST_PLUGIN_DIR "/myc_nosuch.so): cannot open");
+  myc_test_assert_has(err, "plugin 'nosuch' (" MYC_TEST_PLUGIN_DIR "/myc_nosuch.so): cannot open");
   assert_int_equal(count_lines(err), 1);
   free(out);
   free(err);
@@ -476,16 +407,16 @@ static void test_describe_errors(void **state) {
   assert_int_equal(myc_test_run("--describe " MYC_TEST_BAD_PLUGIN_DIR "/myc_l_abi2.so", NULL, &out,
                                 &err),
                    2);
-  assert_has(err, "built for ABI 2.0, this host speaks 1.0");
+  myc_test_assert_has(err, "built for ABI 2.0, this host speaks 1.0");
   free(out);
   free(err);
 
   /* a plugin file others may write is refused by path too */
-  char *copy = fmt("%s/myc_copy.so", dir);
-  copy_file(MYC_TEST_BAD_PLUGIN_DIR "/myc_l_good.so", copy, 0664);
-  args = fmt("--describe '%s'", copy);
+  char *copy = myc_test_fmt("%s/myc_copy.so", dir);
+  myc_test_copy_file(MYC_TEST_BAD_PLUGIN_DIR "/myc_l_good.so", copy, 0664);
+  args = myc_test_fmt("--describe '%s'", copy);
   assert_int_equal(myc_test_run(args, NULL, &out, &err), 2);
-  assert_has(err, "writable by group or others");
+  myc_test_assert_has(err, "writable by group or others");
   free(out);
   free(err);
   assert_int_equal(chmod(copy, 0644), 0);
@@ -513,7 +444,7 @@ static void test_describe_errors(void **state) {
 static void test_pipeline(void **state) {
   char *dir = myc_test_tmpdir();
   char *cfg = run_config(dir);
-  char *args = fmt("-c '%s'", cfg), *out, *err;
+  char *args = myc_test_fmt("-c '%s'", cfg), *out, *err;
   assert_int_equal(myc_test_run(args, "PUT db://users/1 {\"name\":\"ada\"}\nGET db://users/1\n",
                                 &out, &err),
                    0);
@@ -534,7 +465,7 @@ static void test_pipeline(void **state) {
   assert_int_equal(count_lines(out), 4);
   assert_prefix(l1, "ERR ENOROUTE ");
   char *first = strndup(l1, (size_t)(l2 - l1));
-  assert_has(first, "nosuch://x");
+  myc_test_assert_has(first, "nosuch://x");
   free(first);
   assert_prefix(l2, "ERR ENOENT ");
   assert_prefix(l3, "OK {\"name\":\"ada\"}\n");
@@ -553,7 +484,7 @@ static void test_pipeline(void **state) {
  * wait for its OK, send `sig`, and expect exit 0. */
 static void run_and_signal(const char *dir, const char *cfg, int sig, const char *key,
                            const char *value) {
-  char *fifo = fmt("%s/stdin", dir), *errf = fmt("%s/stderr", dir);
+  char *fifo = myc_test_fmt("%s/stdin", dir), *errf = myc_test_fmt("%s/stderr", dir);
   unlink(fifo);
   assert_int_equal(mkfifo(fifo, 0600), 0);
   int wfd = open(fifo, O_RDWR | O_CLOEXEC); /* does not wait for a reader */
@@ -573,7 +504,7 @@ static void run_and_signal(const char *dir, const char *cfg, int sig, const char
     _exit(121);
   }
   close(pout[1]);
-  char *line = fmt("PUT db://sig/%s %s\n", key, value);
+  char *line = myc_test_fmt("PUT db://sig/%s %s\n", key, value);
   assert_int_equal(write(wfd, line, strlen(line)), (ssize_t)strlen(line));
   free(line);
 
@@ -584,7 +515,7 @@ static void run_and_signal(const char *dir, const char *cfg, int sig, const char
     ssize_t r = read(pout[0], got + n, sizeof(got) - 1 - n);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      char *e = slurp(errf);
+      char *e = myc_test_read_file_or_empty(errf);
       fail_msg("mycelia ended before answering: %s", e);
     }
     n += (size_t)r;
@@ -599,7 +530,7 @@ static void run_and_signal(const char *dir, const char *cfg, int sig, const char
   assert_int_equal(r, 0); /* nothing more was printed */
   close(pout[0]);
   close(wfd);
-  char *e = slurp(errf);
+  char *e = myc_test_read_file_or_empty(errf);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     fail_msg("after signal %d: status 0x%x, stderr: %s", sig, st, e);
   free(e);
@@ -614,20 +545,21 @@ static char *signal_config(const char *dir) {
   static const char *const files[] = {
       MYC_TEST_PLUGIN_DIR "/myc_echo.so", MYC_TEST_PLUGIN_DIR "/myc_kv.so",
       MYC_TEST_PLUGIN_DIR "/myc_console.so", MYC_TEST_BAD_PLUGIN_DIR "/myc_l_initfail.so"};
-  char *pdir = fmt("%s/plugins", dir);
+  char *pdir = myc_test_fmt("%s/plugins", dir);
   assert_int_equal(mkdir(pdir, 0755), 0);
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-    char *to = fmt("%s/%s", pdir, strrchr(files[i], '/') + 1);
-    copy_file(files[i], to, 0755);
+    char *to = myc_test_fmt("%s/%s", pdir, strrchr(files[i], '/') + 1);
+    myc_test_copy_file(files[i], to, 0755);
     free(to);
   }
-  char *text = fmt("[kernel]\nplugin_dir = %s\nlog_level = warn\n"
-                   "[plugin life]\npath = myc_l_initfail.so\nfail = false\nmarker = %s/life\n"
-                   "[plugin echo]\n"
-                   "[plugin kv]\nfile = %s/kv.log\nfsync = never\n"
-                   "[plugin console]\n",
-                   pdir, dir, dir);
-  char *path = write_file(dir, "signal.ini", text);
+  char *text = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\nlog_level = warn\n"
+      "[plugin life]\npath = myc_l_initfail.so\nfail = false\nmarker = %s/life\n"
+      "[plugin echo]\n"
+      "[plugin kv]\nfile = %s/kv.log\nfsync = never\n"
+      "[plugin console]\n",
+      pdir, dir, dir);
+  char *path = myc_test_write_text(dir, "signal.ini", text);
   free(text);
   free(pdir);
   return path;
@@ -642,19 +574,20 @@ static void signal_test(int sig, const char *key) {
   snprintf(value, sizeof(value), "v%d-%ld", sig, (long)getpid());
   run_and_signal(dir, cfg, sig, key, value);
 
-  char *life = fmt("%s/life", dir), *marks = slurp(life);
+  char *life = myc_test_fmt("%s/life", dir), *marks = myc_test_read_file_or_empty(life);
   assert_string_equal(marks, "init\nstart\nstop\nfini\n");
   free(marks);
 
-  char *args = fmt("-c '%s'", cfg), *in = fmt("GET db://sig/%s\n", key), *out, *err;
+  char *args = myc_test_fmt("-c '%s'", cfg), *in = myc_test_fmt("GET db://sig/%s\n", key);
+  char *out, *err;
   assert_int_equal(myc_test_run(args, in, &out, &err), 0);
-  char *want = fmt("OK %s\n", value);
+  char *want = myc_test_fmt("OK %s\n", value);
   assert_string_equal(out, want);
   free(want);
   free(out);
   free(err);
   /* the second run, ended by end of input, went through the same steps */
-  marks = slurp(life);
+  marks = myc_test_read_file_or_empty(life);
   assert_string_equal(marks, "init\nstart\nstop\nfini\ninit\nstart\nstop\nfini\n");
   free(marks);
   free(life);

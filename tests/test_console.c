@@ -9,32 +9,25 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "mycelia/mycelia.h"
 
 typedef struct fx {
-  char dir[64];
+  char *dir;
   char in[128], out[128];
   myc_kernel *k;
 } fx;
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  strcpy(f->dir, "/tmp/myc_console_XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  f->dir = myc_test_tmpdir();
   snprintf(f->in, sizeof f->in, "%s/in.txt", f->dir);
   snprintf(f->out, sizeof f->out, "%s/out.txt", f->dir);
   *state = f;
@@ -44,45 +37,20 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   myc_kernel_free(f->k);
-  nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  myc_test_remove_tree(f->dir);
+  free(f->dir);
   free(f);
   return 0;
 }
 
-static void write_file(const char *path, const char *data, size_t len) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  assert_int_equal(fwrite(data, 1, len, fp), len);
-  fclose(fp);
-}
-
-/* The whole file as a malloc'd NUL-terminated string. */
-static char *read_file(const char *path) {
-  FILE *fp = fopen(path, "r");
-  assert_non_null(fp);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  rewind(fp);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  assert_int_equal(fread(s, 1, (size_t)n, fp), (size_t)n);
-  s[n] = '\0';
-  fclose(fp);
-  return s;
-}
-
 /* Build a kernel with console (+ `console_keys`), kv and echo. */
 static int boot(fx *f, const char *console_keys, char **err) {
-  char ini[1024];
-  myc_config *cfg = NULL;
-  snprintf(ini, sizeof ini,
-           "[kernel]\nplugin_dir = %s\nlog_level = error\n"
-           "[plugin console]\n%s\n[plugin kv]\n[plugin echo]\n",
-           MYC_TEST_PLUGIN_DIR, console_keys);
-  int rc = myc_config_parse(ini, "console.ini", &cfg, err);
-  if (rc < 0) return rc;
-  rc = myc_kernel_new(cfg, &f->k, err);
-  myc_config_free(cfg);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %%PLUGINS%%\nlog_level = error\n"
+      "[plugin console]\n%s\n[plugin kv]\n[plugin echo]\n",
+      console_keys);
+  int rc = myc_test_kernel_try(ini, &f->k, err);
+  free(ini);
   return rc;
 }
 
@@ -104,9 +72,9 @@ static int run_with(fx *f, void (*prep)(fx *)) {
 
 /* Run `script` and expect exactly `want` and exit code 0. */
 static void expect(fx *f, const char *script, const char *want) {
-  write_file(f->in, script, strlen(script));
+  myc_test_write_file(f->in, script, strlen(script));
   assert_int_equal(run_with(f, NULL), 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   assert_string_equal(got, want);
   free(got);
 }
@@ -156,9 +124,9 @@ static void seed_newline(fx *f) {
 
 static void test_newlines_escaped(void **state) {
   fx *f = *state;
-  write_file(f->in, "GET db://n/k\n", 13);
+  myc_test_write_file(f->in, "GET db://n/k\n", 13);
   assert_int_equal(run_with(f, seed_newline), 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   assert_string_equal(got, "OK line1\\nline2\n");
   free(got);
 }
@@ -167,9 +135,9 @@ static void test_newlines_escaped(void **state) {
 static void test_send_errors(void **state) {
   fx *f = *state;
   const char *script = "GET nowhere://x\nGET not-a-uri\nGET db://u/1\n";
-  write_file(f->in, script, strlen(script));
+  myc_test_write_file(f->in, script, strlen(script));
   assert_int_equal(run_with(f, NULL), 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   char *l2 = strchr(got, '\n');
   assert_non_null(l2);
   *l2++ = '\0';
@@ -211,10 +179,10 @@ static void test_long_line(void **state) {
   memset(script + len, 'x', big);
   len += big;
   len += (size_t)snprintf(script + len, cap - len, "\nPUT echo://a last\n");
-  write_file(f->in, script, len);
+  myc_test_write_file(f->in, script, len);
   free(script);
   assert_int_equal(run_with(f, NULL), 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   assert_true(strncmp(got, "OK first\nERR ETOOBIG ", 21) == 0);
   size_t n = strlen(got);
   assert_true(n > 9 && strcmp(got + n - 8, "OK last\n") == 0);
@@ -244,7 +212,7 @@ static void test_stdin_devnull(void **state) {
   close(saved);
   if (rc < 0) fail_msg("boot: %s", err ? err : "?");
   assert_int_equal(code, 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   assert_string_equal(got, "");
   free(got);
 }
@@ -272,7 +240,7 @@ static void test_stdin_pipe(void **state) {
   close(saved);
   if (rc < 0) fail_msg("boot: %s", err ? err : "?");
   assert_int_equal(code, 0);
-  char *got = read_file(f->out);
+  char *got = myc_test_read_file(f->out);
   assert_string_equal(got, "OK\nOK x\n");
   free(got);
 }

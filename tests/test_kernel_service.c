@@ -124,12 +124,6 @@ static void assert_json(const char *s) {
 
 /* ==== Helpers ========================================================== */
 
-/* Fail unless `hay` contains `needle`. */
-static void assert_has(const char *hay, const char *needle) {
-  if (!hay || !strstr(hay, needle))
-    fail_msg("expected to find \"%s\" in \"%s\"", needle, hay ? hay : "(null)");
-}
-
 /* The unsigned number after "key": in `json`, searching from the first
  * occurrence of `anchor` (from the start if NULL). */
 static uint64_t j_u64(const char *json, const char *anchor, const char *key) {
@@ -190,7 +184,7 @@ static void test_stats_counts(void **state) {
   assert_int_equal(j_u64(s, NULL, "bad_releases"), 0);
   assert_int_equal(j_u64(s, NULL, "workers"), 0);
   (void)j_u64(s, NULL, "uptime_ms");
-  assert_has(s, "\"subsystems\":[");
+  myc_test_assert_has(s, "\"subsystems\":[");
   assert_int_equal(j_u64(s, "{\"name\":\"echo\"", "enqueued"), 7);
   assert_int_equal(j_u64(s, "{\"name\":\"echo\"", "handled"), 7);
   assert_int_equal(j_u64(s, "{\"name\":\"echo\"", "rejected"), 0);
@@ -199,7 +193,7 @@ static void test_stats_counts(void **state) {
   assert_int_equal(j_u64(s, "{\"name\":\"kernel\"", "enqueued"), 1);
   assert_int_equal(j_u64(s, "{\"name\":\"kernel\"", "handled"), 0);
   assert_int_equal(j_u64(s, "{\"name\":\"kernel\"", "rejected"), 1);
-  assert_has(s, "\"overflow\":\"reject\"");
+  myc_test_assert_has(s, "\"overflow\":\"reject\"");
   free(s);
 
   /* the first stats request now counts as handled and answered */
@@ -227,7 +221,7 @@ static void test_stats_subsystem_settings(void **state) {
   const char *echo = strstr(s, "{\"name\":\"echo\"");
   assert_non_null(echo);
   assert_int_equal(j_u64(echo, NULL, "queue_capacity"), 8);
-  assert_has(echo, "\"overflow\":\"drop_oldest\"");
+  myc_test_assert_has(echo, "\"overflow\":\"drop_oldest\"");
   free(s);
   myc_kernel_free(k);
 }
@@ -254,7 +248,7 @@ static void test_pool(void **state) {
   uint64_t reused = j_u64(s, NULL, "reused"), released = j_u64(s, NULL, "released");
   uint64_t acquired = j_u64(s, NULL, "acquired"), trimmed = j_u64(s, NULL, "trimmed");
   uint64_t hw = j_u64(s, NULL, "high_water");
-  assert_has(s, "\"reuse_rate\":");
+  myc_test_assert_has(s, "\"reuse_rate\":");
   double rate = strtod(strstr(s, "\"reuse_rate\":") + 13, NULL);
 
   /* warmup really allocated */
@@ -304,14 +298,14 @@ static void test_plugins(void **state) {
            "{\"name\":\"echo\",\"plugin\":\"echo\",\"version\":\"%s\",\"description\":\"%s\","
            "\"file\":\"%s/myc_echo.so\",\"abi\":\"1.0\",\"schemes\":[\"echo\"]}",
            version, desc, MYC_TEST_PLUGIN_DIR);
-  assert_has(s, want);
+  myc_test_assert_has(s, want);
 
   describe("kv", version, desc, sizeof(version));
   snprintf(want, sizeof(want),
            "{\"name\":\"store\",\"plugin\":\"kv\",\"version\":\"%s\",\"description\":\"%s\","
            "\"file\":\"%s/myc_kv.so\",\"abi\":\"1.0\",\"schemes\":[\"db\",\"cache\"]}",
            version, desc, MYC_TEST_PLUGIN_DIR);
-  assert_has(s, want);
+  myc_test_assert_has(s, want);
   assert_true(s[0] == '[');
   assert_null(strstr(s, "\"name\":\"kernel\"")); /* plugins only */
   free(s);
@@ -330,17 +324,17 @@ static void test_plugins(void **state) {
 static void test_routes(void **state) {
   myc_kernel *k = myc_test_kernel(ECHO_KV);
   char *s = get_json(k, "kernel://routes");
-  assert_has(s, "{\"plugin\":\"echo\",\"schemes\":[\"echo\"],\"routes\":[]}");
+  myc_test_assert_has(s, "{\"plugin\":\"echo\",\"schemes\":[\"echo\"],\"routes\":[]}");
   const char *store = strstr(s, "{\"plugin\":\"store\",\"schemes\":[\"db\",\"cache\"],\"routes\":[");
   assert_non_null(store);
-  assert_has(store, "{\"pattern\":\"{bucket}/\",\"tag\":");
-  assert_has(store, "{\"pattern\":\"{bucket}/*\",\"tag\":");
+  myc_test_assert_has(store, "{\"pattern\":\"{bucket}/\",\"tag\":");
+  myc_test_assert_has(store, "{\"pattern\":\"{bucket}/*\",\"tag\":");
   const char *kern = strstr(s, "{\"plugin\":\"kernel\",\"schemes\":[\"kernel\"],\"routes\":[");
   assert_non_null(kern);
-  assert_has(kern, "\"pattern\":\"stats\"");
-  assert_has(kern, "\"pattern\":\"pool\"");
-  assert_has(kern, "\"pattern\":\"plugins\"");
-  assert_has(kern, "\"pattern\":\"routes\"");
+  myc_test_assert_has(kern, "\"pattern\":\"stats\"");
+  myc_test_assert_has(kern, "\"pattern\":\"pool\"");
+  myc_test_assert_has(kern, "\"pattern\":\"plugins\"");
+  myc_test_assert_has(kern, "\"pattern\":\"routes\"");
   free(s);
   myc_kernel_free(k);
 
@@ -348,8 +342,9 @@ static void test_routes(void **state) {
   k = myc_test_kernel("[kernel]\nplugin_dir = %BAD%\nlog_level = error\n"
                       "[plugin spec]\npath = myc_l_spec.so\nname = x\n");
   s = get_json(k, "kernel://routes");
-  assert_has(s, "{\"plugin\":\"spec\",\"schemes\":[\"spec\"],\"routes\":["
-                "{\"pattern\":\"conf\",\"tag\":1},{\"pattern\":\"users/{id}\",\"tag\":7}]}");
+  myc_test_assert_has(s,
+                      "{\"plugin\":\"spec\",\"schemes\":[\"spec\"],\"routes\":["
+                      "{\"pattern\":\"conf\",\"tag\":1},{\"pattern\":\"users/{id}\",\"tag\":7}]}");
   free(s);
   assert_int_equal(myc_test_call(k, "GET", "spec://users/42", NULL, &s), 0);
   assert_string_equal(s, "id=42");
@@ -377,7 +372,7 @@ static void test_unknown_paths(void **state) {
   assert_int_equal(ks.enqueued, 0);
   /* a query string does not change the route */
   char *s = get_json(k, "kernel://pool?verbose=1");
-  assert_has(s, "\"pool_size\":64");
+  myc_test_assert_has(s, "\"pool_size\":64");
   free(s);
   myc_kernel_free(k);
 }

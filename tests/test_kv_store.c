@@ -3,7 +3,6 @@
  * itself is a dlopen'd module with nothing to link against. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,30 +15,25 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "../plugins/kv/kvlog.c"
 #include "../plugins/kv/store.c"
 
 /* ==== Fixtures ========================================================= */
 
 typedef struct fx {
-  char dir[64];
+  char *dir;
   char path[128];
   kv_store *store;
   char warn[512];
   int nwarn;
 } fx;
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  strcpy(f->dir, "/tmp/myc_kv_test_XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  f->dir = myc_test_tmpdir();
   /* nested: the log must create its parent directories */
   snprintf(f->path, sizeof f->path, "%s/a/b/kv.log", f->dir);
   f->store = kv_store_new();
@@ -49,8 +43,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  myc_test_remove_tree(f->dir);
   kv_store_free(f->store);
+  free(f->dir);
   free(f);
   return 0;
 }

@@ -24,12 +24,6 @@
 
 /* ==== Helpers ========================================================== */
 
-/* Fail unless `hay` contains `needle`, showing both. */
-static void assert_has(const char *hay, const char *needle) {
-  if (!hay || !strstr(hay, needle))
-    fail_msg("expected to find \"%s\" in \"%s\"", needle, hay ? hay : "(null)");
-}
-
 /* Fail if `hay` contains `needle`. */
 static void assert_lacks(const char *hay, const char *needle) {
   if (hay && strstr(hay, needle))
@@ -47,48 +41,9 @@ static void expect_refusal(const char *ini, const char *prefix, ...) {
   va_list ap;
   va_start(ap, prefix);
   for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
-    assert_has(err, s);
+    myc_test_assert_has(err, s);
   va_end(ap);
   free(err);
-}
-
-/* malloc'd printf. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-  char *s = NULL;
-  va_list ap;
-  va_start(ap, f);
-  assert_true(vasprintf(&s, f, ap) >= 0);
-  va_end(ap);
-  return s;
-}
-
-/* Copy file `from` to `to` with mode `mode`. */
-static void copy_file(const char *from, const char *to, mode_t mode) {
-  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-  assert_non_null(in);
-  assert_non_null(out);
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
-  fclose(in);
-  assert_int_equal(fclose(out), 0);
-  assert_int_equal(chmod(to, mode), 0);
-}
-
-/* The whole file as a string ("" if it does not exist). */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  char *s = NULL;
-  size_t cap = 0;
-  ssize_t n = getdelim(&s, &cap, '\0', f);
-  fclose(f);
-  if (n < 0) {
-    free(s);
-    return strdup("");
-  }
-  return s;
 }
 
 /* Build and start a kernel from `ini`; fails the test on error. */
@@ -131,10 +86,11 @@ static void test_abi_layout(void **state) {
 /* plugin.h compiles alone as strict C11 (skipped without a compiler). */
 static void test_header_standalone(void **state) {
   if (system("command -v cc >/dev/null 2>&1") != 0) skip();
-  char *cmd = fmt("printf '#include <mycelia/plugin.h>\\nint main(void) { return "
-                  "MYC_ABI_MAJOR - 1; }\\n' | cc -std=c11 -Wall -Wextra -pedantic -Werror "
-                  "-fsyntax-only -I'%s/kernel/include' -x c - 2>&1",
-                  MYC_TEST_SOURCE_DIR);
+  char *cmd = myc_test_fmt(
+      "printf '#include <mycelia/plugin.h>\\nint main(void) { return "
+      "MYC_ABI_MAJOR - 1; }\\n' | cc -std=c11 -Wall -Wextra -pedantic -Werror "
+      "-fsyntax-only -I'%s/kernel/include' -x c - 2>&1",
+      MYC_TEST_SOURCE_DIR);
   int rc = system(cmd);
   free(cmd);
   assert_int_equal(rc, 0);
@@ -216,15 +172,17 @@ static void test_refuse_missing_file(void **state) {
  * every plugin whose init ran (the failed one too), never for the rest. */
 static void test_init_failure(void **state) {
   char *dir = myc_test_tmpdir();
-  char *ini = fmt("[kernel]\nplugin_dir = %%BAD%%\n"
-                  "[plugin one]\npath = myc_l_initfail.so\nfail = false\nmarker = %s/one\n"
-                  "[plugin two]\npath = myc_l_initfail.so\nmarker = %s/two\n"
-                  "[plugin three]\npath = myc_l_initfail.so\nfail = no\nmarker = %s/three\n",
-                  dir, dir, dir);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %%BAD%%\n"
+      "[plugin one]\npath = myc_l_initfail.so\nfail = false\nmarker = %s/one\n"
+      "[plugin two]\npath = myc_l_initfail.so\nmarker = %s/two\n"
+      "[plugin three]\npath = myc_l_initfail.so\nfail = no\nmarker = %s/three\n",
+      dir, dir, dir);
   expect_refusal(ini, "test.ini:7: plugin 'two' (", BAD "/myc_l_initfail.so",
                  "init failed: deliberate failure of 'two' (fail = true)", NULL);
-  char *one = fmt("%s/one", dir), *two = fmt("%s/two", dir), *three = fmt("%s/three", dir);
-  char *s1 = slurp(one), *s2 = slurp(two);
+  char *one = myc_test_fmt("%s/one", dir), *two = myc_test_fmt("%s/two", dir),
+       *three = myc_test_fmt("%s/three", dir);
+  char *s1 = myc_test_read_file_or_empty(one), *s2 = myc_test_read_file_or_empty(two);
   assert_string_equal(s1, "init\nfini\n");
   assert_string_equal(s2, "init\nfini\n");
   assert_int_equal(access(three, F_OK), -1);
@@ -255,21 +213,25 @@ static void test_refuse_dotdot(void **state) {
 static void test_refuse_symlink_out(void **state) {
   char *dir = myc_test_tmpdir();
   assert_int_equal(chmod(dir, 0755), 0);
-  char *inside = fmt("%s/myc_real.so", dir), *alias = fmt("%s/myc_alias.so", dir);
-  char *away = fmt("%s/myc_away.so", dir);
-  copy_file(BAD "/myc_l_good.so", inside, 0755);
+  char *inside = myc_test_fmt("%s/myc_real.so", dir), *alias = myc_test_fmt("%s/myc_alias.so", dir);
+  char *away = myc_test_fmt("%s/myc_away.so", dir);
+  myc_test_copy_file(BAD "/myc_l_good.so", inside, 0755);
   assert_int_equal(symlink(inside, alias), 0);
   assert_int_equal(symlink(BAD "/myc_l_good.so", away), 0);
 
-  char *ini = fmt("[kernel]\nplugin_dir = %s\nlog_level = error\n"
-                  "[plugin good]\npath = myc_alias.so\n", dir);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\nlog_level = error\n"
+      "[plugin good]\npath = myc_alias.so\n",
+      dir);
   myc_kernel *k = started(ini);
   call_ok(k, "good://a", "good");
   myc_kernel_free(k);
   free(ini);
 
-  ini = fmt("[kernel]\nplugin_dir = %s\n"
-            "[plugin good]\npath = myc_away.so\n", dir);
+  ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\n"
+      "[plugin good]\npath = myc_away.so\n",
+      dir);
   expect_refusal(ini, "test.ini:4: plugin 'good' (", "myc_away.so",
                  "resolves to '" BAD "/myc_l_good.so', outside plugin_dir", NULL);
   free(ini);
@@ -285,10 +247,12 @@ static void test_refuse_symlink_out(void **state) {
 static void test_refuse_writable_file(void **state) {
   char *dir = myc_test_tmpdir();
   assert_int_equal(chmod(dir, 0755), 0);
-  char *file = fmt("%s/myc_copy.so", dir);
-  copy_file(BAD "/myc_l_good.so", file, 0644);
-  char *ini = fmt("[kernel]\nplugin_dir = %s\nlog_level = error\n"
-                  "[plugin good]\npath = myc_copy.so\n", dir);
+  char *file = myc_test_fmt("%s/myc_copy.so", dir);
+  myc_test_copy_file(BAD "/myc_l_good.so", file, 0644);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\nlog_level = error\n"
+      "[plugin good]\npath = myc_copy.so\n",
+      dir);
   myc_kernel *k = started(ini);
   call_ok(k, "good://a", "good");
   myc_kernel_free(k);
@@ -308,10 +272,12 @@ static void test_refuse_writable_file(void **state) {
 /* A plugin_dir writable by group or others is refused, whatever the file. */
 static void test_refuse_writable_dir(void **state) {
   char *dir = myc_test_tmpdir();
-  char *file = fmt("%s/myc_copy.so", dir);
-  copy_file(BAD "/myc_l_good.so", file, 0644);
-  char *ini = fmt("[kernel]\nplugin_dir = %s\nlog_level = error\n"
-                  "[plugin good]\npath = myc_copy.so\n", dir);
+  char *file = myc_test_fmt("%s/myc_copy.so", dir);
+  myc_test_copy_file(BAD "/myc_l_good.so", file, 0644);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %s\nlog_level = error\n"
+      "[plugin good]\npath = myc_copy.so\n",
+      dir);
   assert_int_equal(chmod(dir, 0755), 0);
   myc_kernel_free(myc_test_kernel(ini));
 
@@ -344,7 +310,7 @@ static void test_one_exported_symbol(void **state) {
   assert_int_equal(glob(MYC_TEST_PLUGIN_DIR "/myc_*.so", 0, NULL, &g), 0);
   assert_true(g.gl_pathc >= 3); /* echo, kv, console at least */
   for (size_t i = 0; i < g.gl_pathc; i++) {
-    char *cmd = fmt("nm -D --defined-only '%s'", g.gl_pathv[i]);
+    char *cmd = myc_test_fmt("nm -D --defined-only '%s'", g.gl_pathv[i]);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char line[1024], name[512];
@@ -384,7 +350,7 @@ static void test_spec_accepts_and_defaults(void **state) {
 
 /* Each error is exactly "FILE:LINE: [plugin NAME] ...". */
 static void spec_error(const char *keys, const char *want) {
-  char *ini = fmt("%s%s", SPEC_HEAD, keys);
+  char *ini = myc_test_fmt("%s%s", SPEC_HEAD, keys);
   char *err = myc_test_kernel_error(ini);
   assert_string_equal(err, want);
   free(err);
@@ -495,7 +461,7 @@ static void test_take_scheme_in_init(void **state) {
   call_ok(k, "take://x", want);
   char *reply = NULL;
   assert_int_equal(myc_test_call(k, "GET", "kernel://stats", NULL, &reply), 0);
-  assert_has(reply, "\"sent\":");
+  myc_test_assert_has(reply, "\"sent\":");
   assert_lacks(reply, "rc=");
   free(reply);
   myc_kernel_free(k);

@@ -11,26 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "mycelia/mycelia.h"
 
 static int setup(void **state) {
-  char ini[512], *err = NULL;
-  myc_config *cfg = NULL;
+  char *err = NULL;
   myc_kernel *k = NULL;
-  snprintf(ini, sizeof ini,
-           "[kernel]\nplugin_dir = %s\nlog_level = error\n"
-           "[plugin echo]\n"
-           "[plugin echo2]\npath = myc_echo.so\nschemes = echo2, ping\n",
-           MYC_TEST_PLUGIN_DIR);
-  if (myc_config_parse(ini, "echo.ini", &cfg, &err) < 0 ||
-      myc_kernel_new(cfg, &k, &err) < 0 || myc_kernel_start(k, &err) < 0) {
+  if (myc_test_kernel_try(
+          "[kernel]\nplugin_dir = %PLUGINS%\nlog_level = error\n"
+          "[plugin echo]\n"
+          "[plugin echo2]\npath = myc_echo.so\nschemes = echo2, ping\n",
+          &k, &err) < 0 ||
+      myc_kernel_start(k, &err) < 0) {
     fprintf(stderr, "setup: %s\n", err ? err : "?");
     free(err);
-    myc_config_free(cfg);
     myc_kernel_free(k);
     return -1;
   }
-  myc_config_free(cfg);
   *state = k;
   return 0;
 }

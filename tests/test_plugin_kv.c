@@ -8,17 +8,17 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "mycelia/mycelia.h"
 
 typedef struct fx {
-  char dir[64];
+  char *dir;
   char log[128];
   myc_kernel *k;
 } fx;
@@ -26,16 +26,12 @@ typedef struct fx {
 /* Build and start a kernel with kv configured by `kv_keys` (lines of the
  * [plugin kv] section). Returns myc_kernel_new's code; *err on failure. */
 static int boot(fx *f, const char *kv_keys, char **err) {
-  char ini[1024];
-  myc_config *cfg = NULL;
-  snprintf(ini, sizeof ini,
-           "[kernel]\nplugin_dir = %s\nlog_level = error\n"
-           "[plugin kv]\n%s\n",
-           MYC_TEST_PLUGIN_DIR, kv_keys);
-  int rc = myc_config_parse(ini, "kv.ini", &cfg, err);
-  if (rc < 0) return rc;
-  rc = myc_kernel_new(cfg, &f->k, err);
-  myc_config_free(cfg);
+  char *ini = myc_test_fmt(
+      "[kernel]\nplugin_dir = %%PLUGINS%%\n"
+      "log_level = error\n[plugin kv]\n%s\n",
+      kv_keys);
+  int rc = myc_test_kernel_try(ini, &f->k, err);
+  free(ini);
   if (rc < 0) return rc;
   return myc_kernel_start(f->k, err);
 }
@@ -85,17 +81,10 @@ static void call(fx *f, const char *verb, const char *uri, const char *body,
          want ? strlen(want) : 0);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  strcpy(f->dir, "/tmp/myc_kvp_XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  f->dir = myc_test_tmpdir();
   snprintf(f->log, sizeof f->log, "%s/data/kv.log", f->dir);
   *state = f;
   return 0;
@@ -104,7 +93,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fx *f = *state;
   myc_kernel_free(f->k);
-  nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  myc_test_remove_tree(f->dir);
+  free(f->dir);
   free(f);
   return 0;
 }

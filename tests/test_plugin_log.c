@@ -51,26 +51,6 @@ static void boot(fx *f, const char *keys) {
   assert_int_equal(myc_kernel_start(f->k, NULL), 0);
 }
 
-/* The whole file as a string ("" if missing); caller frees. */
-static char *slurp(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return strdup("");
-  char *buf = NULL;
-  size_t cap = 0, len = 0;
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      buf = realloc(buf, cap);
-    }
-    size_t n = fread(buf + len, 1, 4096, fp);
-    len += n;
-    if (n == 0) break;
-  }
-  fclose(fp);
-  buf[len] = '\0';
-  return buf;
-}
-
 /* Send one entry and expect the reply status `want`. */
 static void put(fx *f, const char *uri, const char *body, int want) {
   char *reply = NULL;
@@ -105,7 +85,7 @@ static void test_writes_a_line(void **state) {
   fx *f = *state;
   boot(f, NULL);
   put(f, "log://info/web", "GET /index.html 200", 0);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_int_equal(text[strlen(text) - 1], '\n');
   text[strlen(text) - 1] = '\0';
   assert_entry(text, " INFO web GET /index.html 200");
@@ -118,7 +98,7 @@ static void test_empty_body_and_any_verb(void **state) {
   boot(f, NULL);
   assert_int_equal(myc_test_call(f->k, "POST", "log://WARN/db", NULL, &reply), 0);
   free(reply);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_entry(text, " WARN db\n");
   free(text);
 }
@@ -130,7 +110,7 @@ static void test_level_filter(void **state) {
   put(f, "log://info/a", "i", 0);
   put(f, "log://warn/a", "w", 0);
   put(f, "log://error/a", "e", 0);
-  char *text = slurp(f->log), *lines[8];
+  char *text = myc_test_read_file_or_empty(f->log), *lines[8];
   assert_int_equal(split_lines(text, lines, 8), 2);
   assert_entry(lines[0], " WARN a w");
   assert_entry(lines[1], " ERROR a e");
@@ -141,7 +121,7 @@ static void test_newlines_are_escaped(void **state) {
   fx *f = *state;
   boot(f, NULL);
   put(f, "log://info/x", "one\ntwo\r\nthree", 0);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_entry(text, " INFO x one\\ntwo\\r\\nthree\n");
   free(text);
 }
@@ -155,7 +135,7 @@ static void test_long_body(void **state) {
   snprintf(want, n + 32, " DEBUG big %s\n", body);
   boot(f, "level = debug");
   put(f, "log://debug/big", body, 0);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_entry(text, want);
   free(text);
   free(body);
@@ -172,7 +152,7 @@ static void test_unknown_level_is_einval(void **state) {
   /* Not LEVEL/COMPONENT: refused at send. */
   assert_int_equal(myc_test_call(f->k, "PUT", "log://info", "b", NULL), MYC_ENOROUTE);
   assert_int_equal(myc_test_call(f->k, "PUT", "log://info/a/b", "b", NULL), MYC_ENOROUTE);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_string_equal(text, "");
   free(text);
 }
@@ -199,7 +179,7 @@ static void test_stderr_by_default(void **state) {
   struct sigaction cur;
   sigaction(SIGHUP, NULL, &cur);
   assert_true(cur.sa_handler == SIG_DFL);
-  char *text = slurp(f->log);
+  char *text = myc_test_read_file_or_empty(f->log);
   assert_entry(text, " ERROR core to stderr\n");
   free(text);
 }
@@ -215,7 +195,8 @@ static void test_sighup_reopens_the_file(void **state) {
   assert_int_equal(raise(SIGHUP), 0);       /* would kill us if unhandled */
   put(f, "log://info/app", "after", 0);
 
-  char *old = slurp(rotated), *cur = slurp(f->log), *lines[4];
+  char *old = myc_test_read_file_or_empty(rotated), *cur = myc_test_read_file_or_empty(f->log);
+  char *lines[4];
   assert_int_equal(split_lines(old, lines, 4), 2);
   assert_entry(lines[0], " INFO app before");
   assert_entry(lines[1], " INFO app still old");
@@ -246,7 +227,7 @@ static void test_sighup_chains_to_the_old_handler(void **state) {
   raise(SIGHUP);
   assert_int_equal(own_hups, 1); /* ours was called through the plugin's */
   put(f, "log://info/app", "two", 0);
-  char *cur = slurp(f->log);
+  char *cur = myc_test_read_file_or_empty(f->log);
   assert_entry(cur, " INFO app two\n");
   free(cur);
 
@@ -298,7 +279,7 @@ static void test_two_instances_share_the_handler(void **state) {
   raise(SIGHUP);
   put(f, "log2://info/b", "two", 0);
   put(f, "log://info/a", "three", 0);
-  char *cur = slurp(other), *a = slurp(f->log);
+  char *cur = myc_test_read_file_or_empty(other), *a = myc_test_read_file_or_empty(f->log);
   assert_entry(cur, " INFO b two\n");
   assert_entry(a, " INFO a three\n");
   free(cur);
