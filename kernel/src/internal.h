@@ -225,8 +225,6 @@ typedef struct myc__uri {
   size_t path_off, path_len, query_off; /* query_off 0: no query */
 } myc__uri;
 int myc__uri_parse(const char *uri, size_t len, myc__uri *out);
-int myc__uri_copy(char *dst, size_t cap, const char *src, size_t max,
-                  myc__uri *out, size_t *len);
 
 /* ==== Config (config.c) ================================================ */
 

@@ -41,28 +41,19 @@ static int set_verb(myc_msg *m, const char *verb) {
 
 static int set_uri(myc_msg *m, const char *uri) {
   if (!uri) return MYC_EURI;
-  myc_kernel *k = m->k;
-  size_t max = k->cfg->max_uri_length;
+  size_t max = m->k->cfg->max_uri_length;
+  size_t len = strnlen(uri, max + 1);
+  if (len > max) return MYC_ETOOBIG;
   myc__uri u;
-  size_t len;
-  /* Most URIs fit inline: copy and split them in one pass. */
-  int rc = myc__uri_copy(m->uri_inline, MYC__URI_INLINE, uri, max, &u, &len);
-  if (MYC__UNLIKELY(rc != 0)) {
-    if (rc < 0) return rc;
-    len = strnlen(uri, max + 1);
-    if (len > max) return MYC_ETOOBIG;
-    if (myc__uri_parse(uri, len, &u) < 0) return MYC_EURI;
-    char *dst = m->uri_inline;
-    if (len >= MYC__URI_INLINE) {
-      if (!(dst = malloc(len + 1))) return MYC_ENOMEM;
-      m->flags |= MYC__F_HEAP_URI;
-    }
-    memcpy(dst, uri, len);
-    dst[len] = '\0';
-    m->uri = dst;
-  } else {
-    m->uri = m->uri_inline;
+  if (myc__uri_parse(uri, len, &u) < 0) return MYC_EURI;
+  char *dst = m->uri_inline;
+  if (MYC__UNLIKELY(len >= MYC__URI_INLINE)) {
+    if (!(dst = malloc(len + 1))) return MYC_ENOMEM;
+    m->flags |= MYC__F_HEAP_URI;
   }
+  memcpy(dst, uri, len);
+  dst[len] = '\0';
+  m->uri = dst;
   m->uri_len = (uint16_t)len;
   m->path_off = (uint16_t)u.path_off;
   m->path_len = (uint16_t)u.path_len;
