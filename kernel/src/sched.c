@@ -257,7 +257,10 @@ unsigned myc__run_sub(myc_ctx *s, unsigned budget) {
       __builtin_prefetch(batch[i]);
       __builtin_prefetch((char *)batch[i] + 64);
     }
-    for (unsigned i = 0; i < n; i++) dispatch(s, batch[i]);
+    for (unsigned i = 0; i < n; i++) {
+      if (i + 1 < n) __builtin_prefetch(batch[i + 1]);
+      dispatch(s, batch[i]);
+    }
     done += n;
   }
   return done;
