@@ -13,6 +13,15 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(uri route config console)
 build=${MYCELIA_FUZZ_BUILD:-build-fuzz}
 
+# libFuzzer needs clang and its runtime (Debian: clang, libclang-rt-14-dev).
+missing=()
+for p in clang libclang-rt-14-dev; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "fuzz: installing ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
+
 CC=clang cmake -S . -B "$build" -G Ninja -DMYCELIA_FUZZ=ON \
   -DMYCELIA_BUILD_TESTS=OFF -DMYCELIA_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build"
