@@ -273,6 +273,18 @@ static void refill(myc_kernel *k, myc__pool *p, myc__tcache *c) {
   pthread_mutex_unlock(&p->mu);
 }
 
+/* Put m on the shared list, or retire it if the list keeps enough
+ * (p->mu held). */
+static void shared_put(myc__pool *p, myc_msg *m) {
+  if (p->nfree >= p->keep) {
+    retire(p, m);
+  } else {
+    m->next = p->free;
+    p->free = m;
+    p->nfree++;
+  }
+}
+
 /* Move half of a full magazine to the shared list (retiring overflow). */
 static void spill(myc__pool *p, myc__tcache *c) {
   pthread_mutex_lock(&p->mu);
@@ -281,13 +293,7 @@ static void spill(myc__pool *p, myc__tcache *c) {
     myc_msg *m = c->free;
     c->free = m->next;
     c->nfree--;
-    if (p->nfree >= p->keep) {
-      retire(p, m);
-    } else {
-      m->next = p->free;
-      p->free = m;
-      p->nfree++;
-    }
+    shared_put(p, m);
   }
   pthread_mutex_unlock(&p->mu);
 }
@@ -367,13 +373,7 @@ void myc__pool_release(myc_kernel *k, myc_msg *m) {
   }
   pthread_mutex_lock(&p->mu);
   MYC__INC(p->released, 1);
-  if (p->nfree >= p->keep) {
-    retire(p, m);
-  } else {
-    m->next = p->free;
-    p->free = m;
-    p->nfree++;
-  }
+  shared_put(p, m);
   pthread_mutex_unlock(&p->mu);
 }
 
