@@ -192,43 +192,14 @@ static void test_long_line(void **state) {
   free(got);
 }
 
-/* stdin at /dev/null: immediate end of input, clean exit, no output. */
-static void test_stdin_devnull(void **state) {
-  fx *f = *state;
+/* Run the console with `fd` as standard input (fd is closed) and check
+ * that it exits 0 having printed exactly `want`. */
+static void run_on_stdin(fx *f, int fd, const char *want) {
   char keys[256], *err = NULL;
-  int saved = dup(0), nul = open("/dev/null", O_RDONLY);
-  assert_true(saved >= 0 && nul >= 0);
-  assert_int_equal(dup2(nul, 0), 0);
-  close(nul);
-  snprintf(keys, sizeof keys, "output = %s\n", f->out);
-  int rc = boot(f, keys, &err);
-  int code = -1;
-  if (rc == 0) {
-    alarm(60);
-    code = myc_kernel_run(f->k);
-    alarm(0);
-  }
-  dup2(saved, 0);
-  close(saved);
-  if (rc < 0) fail_msg("boot: %s", err ? err : "?");
-  assert_int_equal(code, 0);
-  char *got = myc_test_read_file(f->out);
-  assert_string_equal(got, "");
-  free(got);
-}
-
-/* stdin as a pipe, with the writer done before the kernel starts. */
-static void test_stdin_pipe(void **state) {
-  fx *f = *state;
-  char keys[256], *err = NULL;
-  int p[2], saved = dup(0);
-  assert_int_equal(pipe(p), 0);
-  const char *script = "PUT db://p/1 x\nGET db://p/1\n";
-  ssize_t slen = (ssize_t)strlen(script);
-  assert_int_equal(write(p[1], script, (size_t)slen), slen);
-  close(p[1]);
-  assert_int_equal(dup2(p[0], 0), 0);
-  close(p[0]);
+  int saved = dup(0);
+  assert_true(saved >= 0 && fd >= 0);
+  assert_int_equal(dup2(fd, 0), 0);
+  close(fd);
   snprintf(keys, sizeof keys, "output = %s\n", f->out);
   int rc = boot(f, keys, &err), code = -1;
   if (rc == 0) {
@@ -241,8 +212,24 @@ static void test_stdin_pipe(void **state) {
   if (rc < 0) fail_msg("boot: %s", err ? err : "?");
   assert_int_equal(code, 0);
   char *got = myc_test_read_file(f->out);
-  assert_string_equal(got, "OK\nOK x\n");
+  assert_string_equal(got, want);
   free(got);
+}
+
+/* stdin at /dev/null: immediate end of input, clean exit, no output. */
+static void test_stdin_devnull(void **state) {
+  run_on_stdin(*state, open("/dev/null", O_RDONLY), "");
+}
+
+/* stdin as a pipe, with the writer done before the kernel starts. */
+static void test_stdin_pipe(void **state) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  const char *script = "PUT db://p/1 x\nGET db://p/1\n";
+  ssize_t slen = (ssize_t)strlen(script);
+  assert_int_equal(write(p[1], script, (size_t)slen), slen);
+  close(p[1]);
+  run_on_stdin(*state, p[0], "OK\nOK x\n");
 }
 
 static void test_bad_input(void **state) {
